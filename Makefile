@@ -1,0 +1,38 @@
+# The two commands of the README, and a few more.
+#   make demo PATTERN=functional   install, create the demo databases, run the site
+#   make test                      every test suite of the repository (tox)
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PATTERNS := functional
+PATTERN ?= functional
+ADDR ?= 127.0.0.1:8000
+
+.PHONY: demo test install lint format clean
+
+$(BIN)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	@case " $(PATTERNS) " in *" $(PATTERN) "*) ;; \
+	  *) echo "PATTERN must be one of: $(PATTERNS)" >&2; exit 2;; esac
+	cd $(PATTERN) && ../$(BIN)/python manage.py setup_demo
+	cd $(PATTERN) && ../$(BIN)/python manage.py runserver $(ADDR)
+
+test: install
+	$(BIN)/tox run
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .tox */*.sqlite3 */*.sqlite3-*

@@ -1,0 +1,16 @@
+"""1. Functional separation: products in ``default``, reviews in ``reviews``."""
+
+from pathlib import Path
+
+from reviewsite.settings import *
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PATTERN_NAME = "1. Functional separation"
+
+DATABASES = {
+    # Products, users, sessions, the admin log, content types.
+    "default": sqlite_database(BASE_DIR / "default.sqlite3"),
+    # The reviews app, and nothing else.
+    "reviews": sqlite_database(BASE_DIR / "reviews.sqlite3"),
+}
+DATABASE_ROUTERS = ["project.router.FunctionalRouter"]

@@ -1,0 +1,112 @@
+"""Settings shared by the four pattern projects.
+
+Each project's ``project/settings.py`` star-imports this module and adds what
+its pattern is about: DATABASES, DATABASE_ROUTERS and PATTERN_NAME.
+"""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+# Demo mode (the default) is for a laptop: DEBUG on, the activity panel, the
+# admin/admin account. Set DJANGO_DEBUG=0 for anything else.
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+DEMO_MODE = DEBUG
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("Set DJANGO_SECRET_KEY when DJANGO_DEBUG=0.")
+    SECRET_KEY = "demo-only-insecure-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h]
+
+INSTALLED_APPS = [
+    # The pattern project first, so its templates and commands win.
+    "project",
+    "reviewsite.web",
+    "reviewsite.products",
+    "reviewsite.reviews",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+
+MIDDLEWARE = [
+    # First, so that it records the queries of all the middleware below.
+    "reviewsite.web.activity.ActivityPanelMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "reviewsite.web.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "reviewsite.web.context_processors.pattern",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "reviewsite.wsgi.application"
+
+_VALIDATORS = "django.contrib.auth.password_validation."
+# The demo's admin/admin account would fail every validator.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": _VALIDATORS + name}
+    for name in [
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    ]
+    if not DEMO_MODE
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_REDIRECT_URL = "products"
+LOGOUT_REDIRECT_URL = "products"
+# Messages travel in a cookie, so showing one never writes to a database.
+MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+
+
+def sqlite_database(path: Path) -> dict:
+    """One SQLite database file, set up for a web server's concurrent requests.
+
+    WAL lets readers work while a writer writes; IMMEDIATE takes the write lock
+    when a transaction starts, so two writers queue on the busy timeout instead
+    of failing with "database is locked" when one of them upgrades its lock.
+    """
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        },
+    }

@@ -1,0 +1,153 @@
+"""``manage.py setup_demo``: create, migrate and fill every database of a project.
+
+Every pattern project has this command with the same flags. A project whose
+pattern needs more (replicate, shard, snapshot) subclasses ``Command`` and
+overrides the step that differs; handle() stays the same recipe.
+"""
+
+import argparse
+from contextlib import ExitStack
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections, transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from reviewsite.demo_data import DemoData, batched
+from reviewsite.products.models import Product
+from reviewsite.reviews.models import Review
+
+MAX_ROWS = 10_000_000
+PROGRESS_FROM = 10_000  # rows; below this a progress bar is just noise
+
+
+def row_count(value: str) -> int:
+    """argparse type: a whole number from 0 to MAX_ROWS."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 0 <= number <= MAX_ROWS:
+        raise argparse.ArgumentTypeError(f"{number} is not between 0 and {MAX_ROWS:,}")
+    return number
+
+
+class Command(BaseCommand):
+    help = "Create every database of this project and fill it with demo data."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--products", type=row_count, default=40)
+        parser.add_argument("--users", type=row_count, default=25)
+        parser.add_argument("--reviews", type=row_count, default=400)
+        parser.add_argument(
+            "--seed", type=int, default=2010, help="Same seed, same data."
+        )
+        parser.add_argument(
+            "--flush", action="store_true", help="Delete all data first."
+        )
+
+    def handle(self, *args, products, users, reviews, seed, flush, **options):
+        if reviews and not products:
+            raise CommandError("--reviews needs at least one product: --products 1.")
+        for alias in self.databases_to_migrate():
+            self.migrate(alias)
+        if flush:
+            self.flush()
+        self.create_admin()
+        if self.has_data():
+            self.step("Demo data is already there (use --flush to start over).")
+        else:
+            self.populate(products, users, reviews, seed)
+        self.after_populate()
+        self.print_summary()
+
+    # The steps. A pattern project overrides the ones its pattern changes.
+
+    def databases_to_migrate(self) -> list[str]:
+        """Every alias: the router's allow_migrate decides what goes where."""
+        return list(connections)
+
+    def databases_written(self) -> list[str]:
+        return self.databases_to_migrate()
+
+    def migrate(self, alias: str) -> None:
+        self.step(f"Migrating {alias}")
+        call_command("migrate", database=alias, interactive=False, verbosity=0)
+
+    def flush(self) -> None:
+        for alias in self.databases_written():
+            self.step(f"Flushing {alias}")
+            call_command("flush", database=alias, interactive=False, verbosity=0)
+
+    def create_admin(self) -> None:
+        if not settings.DEMO_MODE:
+            self.step("Not in demo mode: no admin account (use createsuperuser).")
+            return
+        user_model = get_user_model()
+        if not user_model.objects.filter(username="admin").exists():
+            user_model.objects.create_superuser("admin", "admin@example.com", "admin")
+            self.step("Created the admin account: admin / admin")
+
+    def has_data(self) -> bool:
+        return Product.objects.exists() or Review.objects.exists()
+
+    def populate(self, products: int, users: int, reviews: int, seed: int) -> None:
+        """All or nothing: one transaction per database, rolled back together."""
+        data = DemoData(seed)
+        with ExitStack() as stack:
+            for alias in self.databases_written():
+                stack.enter_context(transaction.atomic(using=alias))
+            product_ids = self.save_products(data.products(products))
+            author_ids = self.save_users(data.users(users))
+            self.step(f"Created {products} products and {users} users")
+            rows = data.reviews(reviews, product_ids, author_ids, end=timezone.now())
+            with tqdm(
+                total=reviews,
+                unit=" reviews",
+                disable=True if reviews < PROGRESS_FROM else None,
+            ) as progress:
+                for batch in batched(rows):
+                    self.save_reviews(batch)
+                    progress.update(len(batch))
+            self.step(f"Created {reviews} reviews")
+
+    def save_products(self, products: list[Product]) -> list[int]:
+        return [p.pk for p in Product.objects.bulk_create(products)]
+
+    def save_users(self, users: list) -> list[int]:
+        return [u.pk for u in get_user_model().objects.bulk_create(users)]
+
+    def save_reviews(self, reviews: list[Review]) -> None:
+        Review.objects.bulk_create(reviews)
+
+    def after_populate(self) -> None:
+        """Nothing here; replication copies the primary to its replicas."""
+
+    def print_summary(self) -> None:
+        self.step("Rows per database:")
+        for alias in connections:
+            counts = self.row_counts(alias)
+            listed = ", ".join(f"{n:,} {name}" for name, n in counts.items())
+            self.stdout.write(f"  {alias:<12} {listed or 'no demo tables'}")
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Ready. Run `python manage.py runserver` and open "
+                "http://127.0.0.1:8000/ (admin: admin / admin)."
+            )
+        )
+
+    def row_counts(self, alias: str) -> dict[str, int]:
+        """Rows of each demo model whose table exists in this database."""
+        tables = set(connections[alias].introspection.table_names())
+        models = [Product, get_user_model(), Review]
+        return {
+            model._meta.verbose_name_plural: model.objects.using(alias).count()
+            for model in models
+            if model._meta.db_table in tables
+        }
+
+    def step(self, message: str) -> None:
+        self.stdout.write(message)

@@ -1,0 +1,61 @@
+"""Join rows from different databases in Python, one query per table.
+
+A database cannot join a table that lives in another database, so a page that
+shows reviews with their products and authors fetches each kind of row once,
+by the set of ids it needs, and pairs them up here. The number of queries
+stays the same however many rows the page shows.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db.models import Avg, Count
+
+from reviewsite.products.models import Product
+from reviewsite.reviews.models import Review
+
+
+@dataclass(frozen=True)
+class ReviewStats:
+    count: int = 0
+    average: float | None = None
+
+
+def attach_products(reviews: Sequence[Review]) -> Sequence[Review]:
+    """Set ``review.product`` (None if the product is gone) with one query."""
+    products = Product.objects.in_bulk({r.product_id for r in reviews})
+    for review in reviews:
+        review.product = products.get(review.product_id)
+    return reviews
+
+
+def attach_authors(reviews: Sequence[Review]) -> Sequence[Review]:
+    """Set ``review.author`` (None if anonymous or deleted) with one query."""
+    ids = {r.author_id for r in reviews if r.author_id is not None}
+    authors = get_user_model().objects.in_bulk(ids)
+    for review in reviews:
+        review.author = authors.get(review.author_id)
+    return reviews
+
+
+def review_stats(product_ids: Iterable[int]) -> dict[int, ReviewStats]:
+    """Count and average rating of the reviews of each product, in one query."""
+    rows = (
+        Review.objects.filter(product_id__in=set(product_ids))
+        # order_by() drops Meta.ordering, which would otherwise join the GROUP BY.
+        .order_by()
+        .values("product_id")
+        .annotate(count=Count("id"), average=Avg("rating"))
+    )
+    return {
+        row["product_id"]: ReviewStats(row["count"], row["average"]) for row in rows
+    }
+
+
+def attach_stats(products: Sequence[Product]) -> Sequence[Product]:
+    """Set ``product.stats`` for every product with one query on the reviews."""
+    stats = review_stats(p.pk for p in products)
+    for product in products:
+        product.stats = stats.get(product.pk, ReviewStats())
+    return products
