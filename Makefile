@@ -9,6 +9,11 @@ PATTERNS := functional
 PATTERN ?= functional
 ADDR ?= 127.0.0.1:8000
 
+# Interpreters that pyenv has but that are not on PATH (python3.12, python3.13),
+# appended so that tox finds them; python3 itself stays what it was.
+PYENV_PATH := $(shell command -v pyenv >/dev/null 2>&1 && \
+  for v in $$(pyenv versions --bare); do printf ':%s' "$$(pyenv root)/versions/$$v/bin"; done)
+
 .PHONY: demo test install lint format clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
@@ -26,7 +31,7 @@ demo: install
 	cd $(PATTERN) && ../$(BIN)/python manage.py runserver $(ADDR)
 
 test: install
-	$(BIN)/tox run
+	PATH="$$PATH$(PYENV_PATH)" $(BIN)/tox run
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
