@@ -14,7 +14,7 @@ ADDR ?= 127.0.0.1:8000
 PYENV_PATH := $(shell command -v pyenv >/dev/null 2>&1 && \
   for v in $$(pyenv versions --bare); do printf ':%s' "$$(pyenv root)/versions/$$v/bin"; done)
 
-.PHONY: demo test install lint format clean
+.PHONY: demo test install lint format clean slides slides-pdf
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,5 +39,12 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
+slides: install
+	$(BIN)/sphinx-build -W --keep-going -b revealjs slides slides/_build/revealjs
+	@echo "Open slides/_build/revealjs/index.html (press S for speaker notes)."
+
+slides-pdf: slides
+	$(BIN)/python slides/browser.py pdf slides/_build/deck.pdf
+
 clean:
-	rm -rf $(VENV) .tox */*.sqlite3 */*.sqlite3-*
+	rm -rf $(VENV) .tox */*.sqlite3 */*.sqlite3-* slides/_build
