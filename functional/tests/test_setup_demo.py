@@ -95,3 +95,14 @@ class SetupDemoTests(TransactionTestCase):
         # A rerun then does the whole job.
         setup_demo(*SMALL)
         self.assert_rows(products=5, users=4, reviews=60)
+
+
+class OutsideDemoModeTests(TransactionTestCase):
+    databases = {"default", "reviews"}
+
+    def test_no_admin_account_outside_demo_mode(self):
+        with self.settings(DEMO_MODE=False):
+            out = setup_demo("--products", "1", "--users", "1", "--reviews", "1")
+        self.assertIn("Not in demo mode", out)
+        self.assertFalse(get_user_model().objects.filter(username="admin").exists())
+        self.assertEqual(raw_count("reviews", Review), 1)

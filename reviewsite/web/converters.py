@@ -1,8 +1,9 @@
 class DatabaseIdConverter:
     """A positive id that fits a signed 64-bit integer column.
 
-    Django's ``int`` converter accepts any number of digits, and a number too
-    big for the database makes the query fail with a 500 instead of a 404.
+    Django's ``int`` converter accepts any number of digits. No row can have an
+    id of 0 or past 2**63 - 1, so such URLs are a 404 at the resolver, before
+    any query: no database is asked about ids it cannot hold.
     """
 
     regex = "[0-9]{1,19}"
