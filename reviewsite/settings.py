@@ -109,7 +109,10 @@ def sqlite_database(path: Path) -> dict:
     WAL lets readers work while a writer writes; IMMEDIATE takes the write lock
     when a transaction starts, so two writers queue on the busy timeout instead
     of failing with "database is locked" when one of them upgrades its lock.
+    SQLITE_DIR, if set, moves the file there: load tests use scratch copies.
     """
+    if directory := os.environ.get("SQLITE_DIR"):
+        path = Path(directory) / Path(path).name
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": path,
