@@ -7,6 +7,7 @@ its pattern is about: DATABASES, DATABASE_ROUTERS and PATTERN_NAME.
 import os
 from pathlib import Path
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 # Demo mode (the default) is for a laptop: DEBUG on, the activity panel, the
@@ -101,6 +102,18 @@ LOGIN_REDIRECT_URL = "products"
 LOGOUT_REDIRECT_URL = "products"
 # Messages travel in a cookie, so showing one never writes to a database.
 MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+
+
+def database(alias: str, sqlite_path: Path) -> dict:
+    """The settings of one alias: a SQLite file, unless DATABASE_URL_<ALIAS> is set.
+
+    DATABASE_URL_DEFAULT=postgres://postgres@127.0.0.1:5432/shop puts the
+    ``default`` alias on PostgreSQL (psycopg 3); each alias is set on its own,
+    so engines can be mixed. Routers never change for it: settings only.
+    """
+    if url := os.environ.get(f"DATABASE_URL_{alias.upper()}"):
+        return dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    return sqlite_database(sqlite_path)
 
 
 def sqlite_database(path: Path) -> dict:

@@ -9,8 +9,8 @@ PATTERN_NAME = "1. Functional separation"
 
 DATABASES = {
     # Products, users, sessions, the admin log, content types.
-    "default": sqlite_database(BASE_DIR / "default.sqlite3"),
+    "default": database("default", BASE_DIR / "default.sqlite3"),
     # The reviews app, and nothing else.
-    "reviews": sqlite_database(BASE_DIR / "reviews.sqlite3"),
+    "reviews": database("reviews", BASE_DIR / "reviews.sqlite3"),
 }
 DATABASE_ROUTERS = ["project.router.FunctionalRouter"]

@@ -74,8 +74,23 @@ class Command(BaseCommand):
         return self.databases_to_migrate()
 
     def migrate(self, alias: str) -> None:
+        self.create_database(alias)
         self.step(f"Migrating {alias}")
         call_command("migrate", database=alias, interactive=False, verbosity=0)
+
+    def create_database(self, alias: str) -> None:
+        """SQLite makes its file on first use; a PostgreSQL database is made here."""
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            return
+        name = connection.settings_dict["NAME"]
+        # Connected to the server's maintenance database, as Django's own test
+        # database creation is: the database we want may not exist yet.
+        with connection._nodb_cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cursor.fetchone() is None:
+                cursor.execute(f"CREATE DATABASE {connection.ops.quote_name(name)}")
+                self.step(f"Created the PostgreSQL database {name}")
 
     def flush(self) -> None:
         for alias in self.databases_written():
