@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PATTERNS := functional
+PATTERNS := functional replication
 PATTERN ?= functional
 ADDR ?= 127.0.0.1:8000
 
@@ -28,7 +28,10 @@ demo: install
 	@case " $(PATTERNS) " in *" $(PATTERN) "*) ;; \
 	  *) echo "PATTERN must be one of: $(PATTERNS)" >&2; exit 2;; esac
 	cd $(PATTERN) && ../$(BIN)/python manage.py setup_demo
-	cd $(PATTERN) && ../$(BIN)/python manage.py runserver $(ADDR)
+	@# Replication on SQLite: a background `replicate` plays the replication stream.
+	cd $(PATTERN) && if [ "$(PATTERN)" = replication ]; then \
+	  ../$(BIN)/python manage.py replicate --follow --interval 20 >/dev/null & fi; \
+	  ../$(BIN)/python manage.py runserver $(ADDR)
 
 test: install
 	PATH="$$PATH$(PYENV_PATH)" $(BIN)/tox run

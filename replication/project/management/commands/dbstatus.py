@@ -1,0 +1,25 @@
+"""``manage.py dbstatus``: each replica's lag behind the primary and its health."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from project.replicas import health
+
+
+class Command(BaseCommand):
+    help = "Show each replica's lag and whether reads use it."
+
+    def handle(self, *args, **options):
+        limit = settings.REPLICATION_MAX_LAG_SECONDS
+        for alias in settings.REPLICAS:
+            state = health(alias, fresh=True)
+            if state.down:
+                verdict = f"DOWN ({state.error})"
+            elif state.lag is None:
+                verdict = "no copy yet: run `manage.py replicate`"
+            else:
+                verdict = (
+                    "in use" if state.usable else f"skipped: over {limit} s behind"
+                )
+            lag = "-" if state.lag is None else f"{state.lag:.1f} s"
+            self.stdout.write(f"{alias:<10} lag {lag:>9}   {verdict}")

@@ -1,0 +1,64 @@
+"""2. Replication: writes to the primary (``default``), reads from replicas."""
+
+from pathlib import Path
+
+from reviewsite.settings import *
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PATTERN_NAME = "2. Replication"
+
+
+def replica_database(alias: str, path: Path) -> dict:
+    """A read replica: read-only, and an error (not a new empty file) if missing."""
+    replica = database(alias, path)
+    if replica["ENGINE"].endswith("sqlite3"):
+        # Tests copy the primary into plain test files; the site opens
+        # replicas read-only, so nothing but `replicate` can change them.
+        replica["TEST"] = {"NAME": Path(replica["NAME"]).with_suffix(".test.sqlite3")}
+        replica["NAME"] = f"file:{replica['NAME']}?mode=ro"
+        # No WAL pragma: a read-only connection may not set the journal mode.
+        replica["OPTIONS"] = {"timeout": 20}
+    return replica
+
+
+DATABASES = {
+    # The primary. It is Django's ``default``, so that every tool without a
+    # --database option (createsuperuser, dbshell, the test runner) uses it.
+    "default": database("default", BASE_DIR / "primary.sqlite3"),
+    "replica1": replica_database("replica1", BASE_DIR / "replica1.sqlite3"),
+    "replica2": replica_database("replica2", BASE_DIR / "replica2.sqlite3"),
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not memory, even in tests: `replicate` copies it.
+    DATABASES["default"]["TEST"] = {"NAME": BASE_DIR / "primary.test.sqlite3"}
+
+DATABASE_ROUTERS = ["project.router.PrimaryReplicaRouter"]
+REPLICAS = ["replica1", "replica2"]
+
+# Read-your-writes: after a request that wrote, that client reads from the
+# primary for this long (django-multidb-router uses 15 s, Rails 2 s).
+REPLICATION_PIN_SECONDS = 15
+# A replica further behind the primary than this is skipped for reads.
+REPLICATION_MAX_LAG_SECONDS = 60
+# Pages that always read from the primary: staff see their own edits at once.
+PRIMARY_ONLY_PATHS = ["/admin/"]
+# A replica that failed is skipped for this long, then tried again.
+REPLICA_RETRY_SECONDS = 10
+# How often a process re-reads a replica's heartbeat to know its lag.
+REPLICA_CHECK_SECONDS = 1
+
+# Right after the activity panel, so that it sees every write of the request,
+# the session's included.
+MIDDLEWARE = [
+    MIDDLEWARE[0],
+    "project.pinning.ReadYourWritesMiddleware",
+    *MIDDLEWARE[1:],
+]
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("project.pinning.reads")
+ROOT_URLCONF = "project.urls"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"project": {"handlers": ["console"], "level": "INFO"}},
+}

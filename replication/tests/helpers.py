@@ -1,0 +1,27 @@
+"""Shared by the replication tests: real copies of the primary, in test files."""
+
+from django.core.management import call_command
+from django.test import TransactionTestCase
+
+from reviewsite.reviews.models import Review
+from reviewsite.testing import raw_count
+
+ALL = {"default", "replica1", "replica2"}
+REPLICAS = ["replica1", "replica2"]
+
+
+def replicate(*args: str) -> None:
+    call_command("replicate", *args, stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+def reviews_on(alias: str, **where) -> int:
+    return raw_count(alias, Review, **where)
+
+
+class ReplicatedTestCase(TransactionTestCase):
+    """Committed data, and replicas copied from the primary before each test."""
+
+    databases = ALL
+
+    def setUp(self):
+        replicate()

@@ -1,0 +1,299 @@
+"""Replication end to end: copies, read-your-writes, lag, and failing replicas."""
+
+import sqlite3
+import threading
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+from unittest import mock
+
+import time_machine
+from django.core.management import call_command
+from django.db import connections
+from django.test import Client, override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from project.management.commands.replicate import sqlite_file
+from project.models import Heartbeat
+from reviewsite.testing import make_product, make_review
+
+from .helpers import REPLICAS, ReplicatedTestCase, replicate, reviews_on
+
+
+class ReplicateTests(ReplicatedTestCase):
+    def test_replicate_copies_the_primary_into_every_replica(self):
+        product = make_product()
+        make_review(product, text="Copied")
+        for alias in REPLICAS:
+            self.assertEqual(reviews_on(alias, text="Copied"), 0)  # not yet
+        replicate()
+        for alias in REPLICAS:
+            with self.subTest(alias=alias):
+                self.assertEqual(reviews_on(alias, text="Copied"), 1)
+
+    def test_replicate_one_replica_leaves_the_other_behind(self):
+        make_review(make_product(), text="Only to replica2")
+        replicate("--replica", "replica2")
+        self.assertEqual(reviews_on("replica2", text="Only to replica2"), 1)
+        self.assertEqual(reviews_on("replica1", text="Only to replica2"), 0)
+
+    def test_replicas_are_consistent_while_the_primary_is_written(self):
+        """Writers add reviews two at a time, in one transaction each: every
+        copy holds an even number of them, and passes an integrity check."""
+        product = make_product()
+        stop = threading.Event()
+
+        def writer():
+            from django.db import transaction
+
+            while not stop.is_set():
+                with transaction.atomic():
+                    make_review(product, text="pair")
+                    make_review(product, text="pair")
+            connections.close_all()
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            counts = []
+            for _ in range(15):
+                replicate("--replica", "replica1")
+                copy = sqlite3.connect(sqlite_file("replica1"))
+                try:
+                    ok = copy.execute("PRAGMA integrity_check").fetchone()[0]
+                    count = copy.execute(
+                        "SELECT COUNT(*) FROM reviews_review WHERE text = 'pair'"
+                    ).fetchone()[0]
+                finally:
+                    copy.close()
+                self.assertEqual(ok, "ok")
+                counts.append(count)
+        finally:
+            stop.set()
+            thread.join(10)
+        self.assertTrue(all(n % 2 == 0 for n in counts), counts)
+        self.assertEqual(counts, sorted(counts))  # copies never go back in time
+        self.assertGreater(counts[-1], 0)
+
+    def test_a_corrupted_replica_is_replaced_by_the_next_copy(self):
+        damage("replica2")
+        make_review(make_product(), text="After the damage")
+        replicate()
+        self.assertEqual(reviews_on("replica2", text="After the damage"), 1)
+
+    def test_replicate_refuses_bad_input(self):
+        from django.core.management import CommandError
+
+        for args in [["--interval", "0"], ["--interval", "x"], ["--replica", "nope"]]:
+            with self.subTest(args=args), self.assertRaises(CommandError):
+                replicate(*args)
+
+
+class TwoClientsTests(ReplicatedTestCase):
+    """The talk's story: Alice writes and sees her review at once; Bob sees it
+    once replication has caught up."""
+
+    def setUp(self):
+        super().setUp()
+        self.product = make_product()
+        replicate()
+        self.url = reverse("product", args=[self.product.pk])
+        self.alice, self.bob = Client(), Client()
+
+    def write(self, client, text):
+        write = reverse("write_review", args=[self.product.pk])
+        response = client.post(write, {"text": text, "rating": "5"})
+        self.assertEqual(response.status_code, 302)
+
+    def test_writer_sees_her_review_at_once_others_after_replication(self):
+        self.write(self.alice, "Alice was here")
+        with (
+            self.assertNumQueries(0, using="replica1"),
+            self.assertNumQueries(0, using="replica2"),
+        ):
+            self.assertContains(self.alice.get(self.url), "Alice was here")
+        self.assertNotContains(self.bob.get(self.url), "Alice was here")
+        replicate()
+        self.assertContains(self.bob.get(self.url), "Alice was here")
+
+    def test_the_pin_lasts_the_configured_window_then_reads_use_a_replica(self):
+        self.write(self.alice, "Pinned for a while")
+        start = timezone.now()
+        window = 15
+        with override_settings(REPLICATION_MAX_LAG_SECONDS=3600):
+            with time_machine.travel(start + timedelta(seconds=window - 1)):
+                page = self.alice.get(self.url)
+                self.assertContains(page, "Pinned for a while")
+                self.assertContains(page, "more second")  # the banner
+            with time_machine.travel(start + timedelta(seconds=window + 1)):
+                page = self.alice.get(self.url)
+                self.assertNotContains(page, "Pinned for a while")  # stale replica
+                self.assertContains(page, "a replica")
+
+    def test_any_write_pins_not_only_a_post(self):
+        # Logging in writes the session to the primary: that pins too.
+        from django.contrib.auth import get_user_model
+
+        get_user_model().objects.create_user("carol", password="pw")
+        replicate()
+        self.alice.post(reverse("login"), {"username": "carol", "password": "pw"})
+        self.assertIn("read_primary_until", self.alice.cookies)
+
+    def test_reading_does_not_pin(self):
+        self.bob.get(self.url)
+        self.assertNotIn("read_primary_until", self.bob.cookies)
+
+    def test_a_forged_pin_cookie_is_ignored(self):
+        self.write(self.alice, "Forged")
+        self.bob.cookies["read_primary_until"] = "9999999999"
+        self.assertNotContains(self.bob.get(self.url), "Forged")
+
+    def test_admin_reads_and_writes_the_primary(self):
+        from django.contrib.auth import get_user_model
+
+        get_user_model().objects.create_superuser("boss", "b@x.org", "pw")
+        replicate()
+        self.alice.force_login(get_user_model().objects.get(username="boss"))
+        change = reverse("admin:products_product_change", args=[self.product.pk])
+        form = {"name": "Renamed", "price": "3.00", "description": "",
+                "created_0": "2026-01-01", "created_1": "10:00:00"}  # fmt: skip
+        self.assertEqual(self.alice.post(change, form).status_code, 302)
+        listing = self.alice.get(reverse("admin:products_product_changelist"))
+        self.assertContains(listing, "Renamed")
+
+
+class LagTests(ReplicatedTestCase):
+    def test_a_replica_lagging_past_the_limit_is_skipped(self):
+        product = make_product()
+        replicate()
+        url = reverse("product", args=[product.pk])
+        with override_settings(REPLICATION_MAX_LAG_SECONDS=30):
+            with (
+                time_machine.travel(timezone.now() + timedelta(seconds=10)),
+                self.assertNumQueries(0, using="default"),
+            ):
+                self.assertEqual(Client().get(url).status_code, 200)
+            with time_machine.travel(timezone.now() + timedelta(seconds=60)):
+                with (
+                    self.assertNumQueries(1, using="replica1"),  # heartbeat only
+                    self.assertNumQueries(1, using="replica2"),
+                ):
+                    response = Client().get(url)
+                self.assertContains(response, "No replica is usable")
+
+    def test_dbstatus_reports_each_replicas_lag(self):
+        replicate()
+        out = StringIO()
+        with time_machine.travel(timezone.now() + timedelta(seconds=120)):
+            call_command("dbstatus", stdout=out)
+        self.assertIn("replica1   lag", out.getvalue())
+        self.assertIn("skipped: over 60 s behind", out.getvalue())
+
+    def test_heartbeat_is_written_on_the_primary_only_then_copied(self):
+        self.assertTrue(Heartbeat.objects.using("default").exists())
+        before = Heartbeat.objects.using("replica1").get().beat
+        with time_machine.travel(timezone.now() + timedelta(seconds=5)):
+            replicate()
+        self.assertGreater(Heartbeat.objects.using("replica1").get().beat, before)
+
+
+class FailingReplicaTests(ReplicatedTestCase):
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(self.mend)
+        self.product = make_product()
+        make_review(self.product, text="Still readable")
+        replicate()
+        self.url = reverse("product", args=[self.product.pk])
+
+    def mend(self):
+        """A fresh copy mends whatever a test broke; reconnect to it."""
+        replicate()
+        for alias in REPLICAS:
+            connections[alias].close()
+
+    def remove(self, alias) -> Path:
+        connections[alias].close()
+        path = sqlite_file(alias)
+        for file in [path, *path.parent.glob(path.name + "-*")]:
+            file.unlink(missing_ok=True)
+        return path
+
+    def test_a_removed_replica_is_skipped_and_pages_keep_working(self):
+        self.remove("replica1")
+        for _ in range(4):
+            with self.assertNumQueries(0, using="default"):
+                self.assertContains(Client().get(self.url), "Still readable")
+        status = Client().get(reverse("replication_status"))
+        self.assertContains(status, "down")
+        self.assertContains(status, "unable to open database file")
+
+    def test_with_every_replica_gone_reads_go_to_the_primary(self):
+        self.remove("replica1")
+        self.remove("replica2")
+        with self.assertLogs("project.replicas", "WARNING"):
+            self.assertContains(Client().get(self.url), "Still readable")
+
+    def test_a_replica_failing_mid_request_is_retried_elsewhere(self):
+        """replica1 passed its health check a moment ago, then breaks: the
+        page's query fails there and the page is read again from replica2."""
+        with mock.patch("random.choice", lambda choices: choices[0]):
+            self.assertEqual(Client().get(self.url).status_code, 200)  # checked
+            damage("replica1")
+            with (
+                self.assertLogs("project", "WARNING") as logs,
+                self.assertNumQueries(0, using="default"),
+            ):
+                response = Client().get(self.url)
+        self.assertContains(response, "Still readable")
+        self.assertIn("retrying on replica2", "\n".join(logs.output))
+
+    def test_the_replica_is_used_again_after_it_comes_back(self):
+        self.remove("replica1")
+        self.remove("replica2")
+        Client().get(self.url)  # both marked down
+        replicate()
+        with (
+            time_machine.travel(timezone.now() + timedelta(seconds=11)),
+            self.assertNumQueries(0, using="default"),
+        ):
+            Client().get(self.url)
+
+    def test_writes_answer_503_when_the_primary_is_unavailable(self):
+        primary = sqlite_file("default")
+        connections["default"].close()
+        saved = primary.read_bytes()
+        try:
+            damage("default")
+            response = Client().post(
+                reverse("write_review", args=[self.product.pk]),
+                {"text": "Lost?", "rating": "2"},
+            )
+        finally:
+            connections["default"].close()
+            primary.write_bytes(saved)
+        self.assertContains(response, "Writing is unavailable", status_code=503)
+        self.assertEqual(response["Retry-After"], "30")
+        self.assertEqual(reviews_on("default", text="Lost?"), 0)
+
+    def test_reads_survive_the_primary_being_unavailable(self):
+        primary = sqlite_file("default")
+        connections["default"].close()
+        saved = primary.read_bytes()
+        try:
+            damage("default")
+            response = Client().get(self.url)
+        finally:
+            connections["default"].close()
+            primary.write_bytes(saved)
+        self.assertContains(response, "Still readable")
+
+
+def damage(alias: str) -> None:
+    """Overwrite the database file of ``alias`` with bytes that are no database."""
+    connections[alias].close()
+    path = sqlite_file(alias)
+    for sidecar in path.parent.glob(path.name + "-*"):
+        sidecar.unlink()
+    path.write_bytes(b"not a database" * 512)
