@@ -1,9 +1,76 @@
+from collections import defaultdict
+
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, router
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 RATINGS = [(n, "★" * n) for n in range(1, 6)]
+
+
+def assign_ids(reviews) -> None:
+    """Give new reviews their ids before they are saved, if the project says how.
+
+    REVIEW_ID_ALLOCATOR names a function taking a list of reviews (sharding:
+    ids that carry their shard). Without it the database numbers them.
+    """
+    if path := getattr(settings, "REVIEW_ID_ALLOCATOR", None):
+        import_string(path)([r for r in reviews if r.pk is None])
+
+
+class ReviewQuerySet(models.QuerySet):
+    """Tells the routers what a query is about, so that reviews spread over
+    several databases (sharding) can be routed without an instance:
+
+    - ``filter(product_id=...)`` and ``filter(pk=...)`` pass the ids on as the
+      hints ``product_id`` and ``review_id``;
+    - ``create()`` and ``bulk_create()`` route each new review by itself, as
+      ``save()`` does, instead of asking for the queryset's one database.
+
+    With a single database for reviews, routers ignore the hints: nothing
+    changes.
+    """
+
+    LOOKUP_HINTS = {"product_id": "product_id", "pk": "review_id", "id": "review_id"}
+
+    def filter(self, *args, **kwargs):
+        clone = super().filter(*args, **kwargs)
+        hints = {
+            hint: kwargs[k] for k, hint in self.LOOKUP_HINTS.items() if k in kwargs
+        }
+        clone._add_hints(**hints)
+        return clone
+
+    def create(self, **kwargs):
+        review = self.model(**kwargs)
+        review.save(force_insert=True, using=self._db)  # None: the router decides
+        return review
+
+    def get_or_create(self, defaults=None, **kwargs):
+        hinted = self.filter(**kwargs)
+        return super(ReviewQuerySet, hinted).get_or_create(defaults, **kwargs)
+
+    def update_or_create(self, defaults=None, create_defaults=None, **kwargs):
+        hinted = self.filter(**kwargs)
+        return super(ReviewQuerySet, hinted).update_or_create(
+            defaults, create_defaults, **kwargs
+        )
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        assign_ids(objs)
+        if self._db is not None:
+            return super().bulk_create(objs, *args, **kwargs)
+        by_database = defaultdict(list)
+        for review in objs:
+            by_database[router.db_for_write(self.model, instance=review)].append(review)
+        for alias, reviews in by_database.items():
+            super(ReviewQuerySet, self.using(alias)).bulk_create(
+                reviews, *args, **kwargs
+            )
+        return objs
 
 
 class Review(models.Model):
@@ -28,6 +95,8 @@ class Review(models.Model):
     text = models.TextField(max_length=5000)
     created = models.DateTimeField(default=timezone.now)
 
+    objects = ReviewQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [
@@ -44,6 +113,13 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"Review {self.pk} of product {self.product_id}"
+
+    def save(self, *args, **kwargs):
+        if self._state.adding and self.pk is None:
+            assign_ids([self])
+            if self.pk is not None:
+                kwargs["force_insert"] = True  # a new id: no UPDATE attempt first
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("review", args=[self.pk])
