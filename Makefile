@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PATTERNS := functional replication
+PATTERNS := functional replication sharding
 PATTERN ?= functional
 ADDR ?= 127.0.0.1:8000
 

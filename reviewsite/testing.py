@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from django.db import connections
+from django.db import connections, router
 
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
@@ -30,3 +30,28 @@ def raw_count(alias: str, model, **where) -> int:
     with connections[alias].cursor() as cursor:
         cursor.execute(sql, list(where.values()))
         return cursor.fetchone()[0]
+
+
+def review_databases() -> list[str]:
+    """The aliases where reviews are stored: where the router lets them migrate.
+
+    (A replica holds copies, not stored reviews: replication migrates only
+    the primary.)
+    """
+    return [alias for alias in connections if router.allow_migrate_model(alias, Review)]
+
+
+def review_count(**where) -> int:
+    """Reviews stored in every database, by SQL: no router involved."""
+    return sum(raw_count(alias, Review, **where) for alias in review_databases())
+
+
+def find_review(**where) -> Review:
+    """The one stored review matching ``where``, wherever it is stored."""
+    found = [
+        review
+        for alias in review_databases()
+        for review in Review.objects.using(alias).filter(**where)
+    ]
+    assert len(found) == 1, f"{len(found)} reviews match {where}"
+    return found[0]

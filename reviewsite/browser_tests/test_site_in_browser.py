@@ -11,8 +11,7 @@ from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.db import connections
 
 from reviewsite.chromium import chromium, chromium_missing, screenshot_on_failure
-from reviewsite.reviews.models import Review
-from reviewsite.testing import make_product, make_review
+from reviewsite.testing import find_review, make_product, make_review
 
 
 class BrowserTestCase(StaticLiveServerTestCase):
@@ -70,7 +69,7 @@ class SiteInBrowserTests(BrowserTestCase):
             review = page.locator("article.review").first
             self.assertIn("Seen in a real browser <b>bold?</b>", review.inner_text())
             self.assertEqual(page.locator("article.review b").count(), 0)
-        stored = Review.objects.get(text="Seen in a real browser <b>bold?</b>")
+        stored = find_review(text="Seen in a real browser <b>bold?</b>")
         self.assertEqual((stored.product_id, stored.rating), (self.product.pk, 4))
 
     def test_activity_panel_names_the_databases_of_the_page(self):

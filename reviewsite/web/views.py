@@ -70,10 +70,17 @@ class ReviewCreateView(CreateView):
         self.product = get_object_or_404(Product, pk=kwargs["pk"])
         return super().dispatch(request, *args, **kwargs)
 
-    def form_valid(self, form):
+    def get_form_kwargs(self):
+        # The review knows its product before validation: validating its
+        # constraints queries the database the router picks for it.
         user = self.request.user
-        form.instance.product_id = self.product.pk
-        form.instance.author_id = user.pk if user.is_authenticated else None
+        review = Review(
+            product_id=self.product.pk,
+            author_id=user.pk if user.is_authenticated else None,
+        )
+        return {**super().get_form_kwargs(), "instance": review}
+
+    def form_valid(self, form):
         response = super().form_valid(form)
         messages.success(self.request, "Thank you: your review is saved.")
         return response

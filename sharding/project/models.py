@@ -1,0 +1,54 @@
+from django.db import models
+
+
+class ShardMap(models.Model):
+    """Where each logical shard lives: one row per logical shard, in ``default``.
+
+    ``version`` grows on every change, so a process knows its cached copy is
+    old; ``moving`` refuses writes while ``rebalance`` copies the shard.
+    """
+
+    logical = models.PositiveSmallIntegerField(primary_key=True)
+    alias = models.CharField(max_length=100)
+    version = models.PositiveIntegerField(default=1)
+    moving = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"logical shard {self.logical} on {self.alias}"
+
+
+class IdSequence(models.Model):
+    """The last id issued for a logical shard: its millisecond and sequence."""
+
+    logical = models.PositiveSmallIntegerField(primary_key=True)
+    last_ms = models.BigIntegerField(default=0)
+    sequence = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"logical shard {self.logical}: {self.last_ms} ms, #{self.sequence}"
+
+
+class ShardMove(models.Model):
+    """One step of ``rebalance``, recorded so that a killed run can be finished."""
+
+    class State(models.TextChoices):
+        PLANNED = "planned"
+        COPIED = "copied"  # copied and verified; the map still points at source
+        SWITCHED = "switched"  # the map points at target; source still has rows
+        DONE = "done"  # source rows deleted
+
+    logical = models.PositiveSmallIntegerField()
+    source = models.CharField(max_length=100)
+    target = models.CharField(max_length=100)
+    state = models.CharField(max_length=10, choices=State, default=State.PLANNED)
+    rows = models.PositiveIntegerField(null=True)
+    checksum = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return (
+            f"logical shard {self.logical}, {self.source} → {self.target}: {self.state}"
+        )

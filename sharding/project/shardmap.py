@@ -1,0 +1,121 @@
+"""The shard map: which database holds each logical shard.
+
+Reads use a per-process copy, re-validated against the map's version at most
+every MAP_CHECK_SECONDS; a lookup that misses after a move asks again. Writes
+read the logical shard's row afresh, so none lands on a shard being moved.
+"""
+
+import threading
+import time
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.db.models import Max
+
+from .ids import shard_of
+from .shardkeys import logical_shard
+
+MAP_CHECK_SECONDS = 1.0
+
+
+class NoShardInformation(LookupError):
+    """A sharded query that names neither a product nor a review id."""
+
+
+class ShardMoving(DatabaseError):
+    """Writes to a logical shard wait while `rebalance` moves it."""
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.aliases: dict[int, str] = {}
+        self.version = None
+        self.checked = 0.0
+
+
+_cache = _Cache()
+
+
+def _map_version() -> int | None:
+    from .models import ShardMap
+
+    return ShardMap.objects.using("default").aggregate(v=Max("version"))["v"]
+
+
+def refresh(force: bool = False) -> None:
+    """Reload the map if it changed (checking at most every MAP_CHECK_SECONDS)."""
+    from .models import ShardMap
+
+    now = time.time()
+    if not force and _cache.aliases and now - _cache.checked < MAP_CHECK_SECONDS:
+        return
+    version = _map_version()
+    if force or version != _cache.version:
+        rows = ShardMap.objects.using("default").values_list("logical", "alias")
+        with _cache.lock:
+            _cache.aliases = dict(rows)
+            _cache.version = version
+    _cache.checked = now
+
+
+def alias_of(logical: int) -> str:
+    """The database that holds a logical shard, for reading."""
+    refresh()
+    try:
+        return _cache.aliases[logical]
+    except KeyError:
+        raise NoShardInformation(
+            f"Logical shard {logical} is in no database: run `manage.py setup_demo`."
+        ) from None
+
+
+def writable_alias(logical: int) -> str:
+    """The database that holds a logical shard, read afresh, for writing."""
+    from .models import ShardMap
+
+    row = ShardMap.objects.using("default").filter(logical=logical).first()
+    if row is None:
+        raise NoShardInformation(f"Logical shard {logical} is in no database.")
+    if row.moving:
+        raise ShardMoving(f"Logical shard {logical} is moving; try again shortly.")
+    return row.alias
+
+
+def shard_for_product(product_id: int) -> str:
+    return alias_of(logical_shard(product_id))
+
+
+def shard_for_review(review_id: int) -> str:
+    return alias_of(shard_of(review_id))
+
+
+def shard_for(hints: dict, writing: bool = False) -> str:
+    """The shard a query is about, from the router's hints."""
+    instance = hints.get("instance")
+    product_id = hints.get("product_id", getattr(instance, "product_id", None))
+    review_id = hints.get("review_id", getattr(instance, "pk", None))
+    try:
+        if product_id is not None:
+            logical = logical_shard(int(product_id))
+        elif review_id is not None:
+            logical = shard_of(int(review_id))
+        else:
+            raise TypeError
+    except (TypeError, ValueError):
+        raise NoShardInformation(
+            "Reviews are sharded: query them by product (filter(product_id=...)),"
+            " by id (get(pk=...)), or name the shard with .using(shard)."
+        ) from None
+    return writable_alias(logical) if writing else alias_of(logical)
+
+
+def initial_map(shards: list[str]) -> dict[int, str]:
+    """Logical shards dealt round-robin over the shard databases."""
+    return {n: shards[n % len(shards)] for n in range(settings.LOGICAL_SHARDS)}
+
+
+def forget() -> None:
+    """Drop this process's copy (tests, and after `rebalance`)."""
+    with _cache.lock:
+        _cache.aliases, _cache.version, _cache.checked = {}, None, 0.0

@@ -1,0 +1,118 @@
+"""The pages that read more than one shard, or must survive a moving one."""
+
+import heapq
+from itertools import islice
+
+from django.conf import settings
+from django.db.models import Count, Sum
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.views.generic import TemplateView
+
+from reviewsite.reviews.models import Review
+from reviewsite.web import views
+from reviewsite.web.stitch import attach_authors, attach_products
+
+from . import shardmap
+from .fanout import on_every_shard
+from .ids import MAX_MS
+
+
+class LatestReviewsView(TemplateView):
+    """The newest reviews of all shards, a page at a time, by cursor.
+
+    Each shard returns at most one page of rows older than the cursor (an
+    index range scan), merged newest first: page 500 costs what page 1 costs.
+    """
+
+    template_name = "sharding/latest_reviews.html"
+    per_page = 20
+
+    def get_context_data(self, **kwargs):
+        before = cursor(self.request.GET.get("before"))
+        fan = on_every_shard(lambda alias: self.page_of(alias, before))
+        newest_first = heapq.merge(*fan.results.values(), key=lambda r: -r.pk)
+        reviews = list(islice(newest_first, self.per_page))
+        attach_authors(attach_products(reviews))
+        more = len(reviews) == self.per_page
+        return super().get_context_data(
+            reviews=reviews,
+            next_cursor=reviews[-1].pk if more else None,
+            failed=fan.failed,
+            **kwargs,
+        )
+
+    def page_of(self, alias: str, before: int | None) -> list[Review]:
+        rows = Review.objects.using(alias).order_by("-id")
+        if before is not None:
+            rows = rows.filter(id__lt=before)
+        return list(rows[: self.per_page])
+
+
+def cursor(value: str | None) -> int | None:
+    """The ``before`` cursor: a review id, or nothing for the first page."""
+    if value in (None, ""):
+        return None
+    if not value.isdigit() or len(value) > 19 or int(value) >= MAX_MS << 22:
+        raise Http404("Not a review id.")
+    return int(value)
+
+
+class ReviewDetailView(views.ReviewDetailView):
+    """One review, found from its id alone, also just after its shard moved."""
+
+    def get_object(self, queryset=None):
+        try:
+            return super().get_object(queryset)
+        except Http404:
+            shardmap.refresh(force=True)  # our copy of the map may be old
+            return super().get_object(queryset)
+
+
+class ReviewCreateView(views.ReviewCreateView):
+    """Writing a review, which waits while its logical shard is being moved."""
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except shardmap.ShardMoving:
+            context = {"product": self.product}
+            return TemplateResponse(
+                request, "sharding/moving.html", context, status=503
+            )
+
+
+class ShardsView(TemplateView):
+    """Rows per shard, and the site-wide count and average combined from them."""
+
+    template_name = "sharding/shards.html"
+
+    def get_context_data(self, **kwargs):
+        fan = on_every_shard(
+            lambda alias: Review.objects.using(alias).aggregate(
+                reviews=Count("id"), rated=Count("rating"), total=Sum("rating")
+            )
+        )
+        shards = [
+            {
+                "alias": alias,
+                **fan.results.get(alias, {}),
+                "error": fan.failed.get(alias),
+            }
+            for alias in settings.SHARDS
+        ]
+        rows = fan.results.values()
+        reviews = sum(r["reviews"] for r in rows)
+        rated = sum(r["rated"] for r in rows)
+        total = sum(r["total"] or 0 for r in rows)
+        # An average of averages would weigh a small shard like a big one.
+        average = total / rated if rated else None
+        shardmap.refresh()
+        logical = {alias: 0 for alias in settings.SHARDS}
+        for alias in shardmap._cache.aliases.values():
+            logical[alias] = logical.get(alias, 0) + 1
+        for shard in shards:
+            shard["logical"] = logical.get(shard["alias"], 0)
+        return super().get_context_data(
+            shards=shards, reviews=reviews, average=average, **kwargs
+        )

@@ -1,0 +1,148 @@
+"""Pages across shards: one shard per product page, cursor pages that cost the
+same at any depth, the order of a single-database oracle, degraded pages."""
+
+import threading
+from unittest import mock
+
+from django.conf import settings
+from django.db import OperationalError, connections
+from django.test import TransactionTestCase, override_settings
+from django.urls import reverse
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase
+
+from project.views import LatestReviewsView
+from reviewsite.products.models import Product
+from reviewsite.testing import make_product, make_review
+
+from .helpers import home, stored_reviews
+
+
+def walk_latest(client) -> list[int]:
+    """Every review id the latest-reviews pages show, following the cursor."""
+    ids, url = [], reverse("latest_reviews")
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        ids += [r.pk for r in response.context["reviews"]]
+        cursor = response.context["next_cursor"]
+        url = f"{reverse('latest_reviews')}?before={cursor}" if cursor else None
+    return ids
+
+
+class CrossShardOrderTests(TestCase):
+    databases = "__all__"
+
+    @hypothesis_settings(max_examples=25, deadline=None)
+    @given(st.lists(st.integers(0, 7), min_size=0, max_size=70))
+    def test_cursor_pages_equal_the_order_of_one_database(self, products_of_reviews):
+        """The oracle: all reviews in one list, newest (highest id) first."""
+        products = [make_product(f"P{n}") for n in range(8)]
+        for n in products_of_reviews:
+            make_review(products[n], text=f"on {n}")
+        oracle = [row[0] for row in sorted(stored_reviews(), reverse=True)]
+        self.assertEqual(walk_latest(self.client), oracle)
+
+
+class PageCostTests(TestCase):
+    databases = "__all__"
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.products = [make_product(f"P{n}") for n in range(10)]
+        for n in range(120):
+            make_review(cls.products[n % 10], text=f"review {n}", rating=n % 5 + 1)
+
+    def test_a_product_page_reads_one_shard(self):
+        product = self.products[0]
+        url = reverse("product", args=[product.pk])
+        for alias in settings.SHARDS:
+            with self.subTest(alias=alias):
+                expected = 2 if alias == home(product.pk) else 0  # stats, page
+                with self.assertNumQueries(expected, using=alias):
+                    self.assertEqual(self.client.get(url).status_code, 200)
+
+    def test_a_deep_page_costs_what_the_first_costs(self):
+        ids = walk_latest(self.client)
+        deep = f"{reverse('latest_reviews')}?before={ids[-25]}"
+        for url in [reverse("latest_reviews"), deep]:
+            for alias in settings.SHARDS:
+                with (
+                    self.subTest(url=url, alias=alias),
+                    self.assertNumQueries(1, using=alias),
+                ):
+                    self.client.get(url)
+
+    def test_a_bad_cursor_is_a_404(self):
+        for cursor in ["abc", "-5", "99999999999999999999999", "1.5"]:
+            with self.subTest(cursor=cursor):
+                response = self.client.get(
+                    reverse("latest_reviews"), {"before": cursor}
+                )
+                self.assertEqual(response.status_code, 404)
+
+    def test_a_failed_shard_gives_a_page_with_a_warning_not_a_500(self):
+        def broken(execute, sql, params, many, context):
+            raise OperationalError("disk I/O error")
+
+        with connections["shard2"].execute_wrapper(broken):
+            response = self.client.get(reverse("latest_reviews"))
+        self.assertContains(response, "shard2 did not answer")
+        shown = {r.pk for r in response.context["reviews"]}
+        self.assertTrue(shown)
+        self.assertFalse(
+            any(home(r.product_id) == "shard2" for r in response.context["reviews"])
+        )
+
+    def test_aggregates_combine_sums_and_counts_not_averages(self):
+        ratings = [r[3] for r in stored_reviews() if r[3] is not None]
+        per_shard = {}
+        for row in stored_reviews():
+            per_shard.setdefault(home(row[1]), []).append(row[3])
+        average_of_averages = sum(sum(v) / len(v) for v in per_shard.values()) / len(
+            per_shard
+        )
+        # The data must tell the two apart, or the test proves nothing.
+        self.assertNotAlmostEqual(average_of_averages, sum(ratings) / len(ratings))
+        response = self.client.get(reverse("shards"))
+        self.assertEqual(response.context["reviews"], 120)
+        self.assertAlmostEqual(response.context["average"], sum(ratings) / len(ratings))
+
+
+class ParallelFanOutTests(TransactionTestCase):
+    databases = "__all__"
+
+    def setUp(self):
+        for n in range(8):
+            make_review(make_product(f"P{n}"), text=f"review {n}")
+
+    @override_settings(SHARD_TIMEOUT_SECONDS=0.3)
+    def test_a_shard_that_does_not_answer_in_time_is_left_out(self):
+        release = threading.Event()
+        page_of = LatestReviewsView.page_of
+
+        def slow_shard3(view, alias, before):
+            if alias == "shard3":
+                release.wait(10)  # held until the page is served
+            return page_of(view, alias, before)
+
+        with mock.patch.object(LatestReviewsView, "page_of", slow_shard3):
+            response = self.client.get(reverse("latest_reviews"))
+        release.set()
+        self.assertContains(response, "shard3 did not answer (no answer within 0.3 s)")
+        self.assertEqual(response.status_code, 200)
+
+    def test_shards_are_asked_from_other_threads_outside_a_transaction(self):
+        seen = set()
+        page_of = LatestReviewsView.page_of
+
+        def spy(view, alias, before):
+            seen.add(threading.current_thread().name)
+            return page_of(view, alias, before)
+
+        with mock.patch.object(LatestReviewsView, "page_of", spy):
+            self.client.get(reverse("latest_reviews"))
+        self.assertTrue(all(name.startswith("shard") for name in seen), seen)
+        self.assertEqual(Product.objects.count(), 8)

@@ -1,0 +1,127 @@
+"""Adding a database: rebalance moves whole logical shards, about 1/(N+1) of
+the reviews, and a run killed at any step is finished by the next one."""
+
+from io import StringIO
+from unittest import mock
+
+from django.conf import settings
+from django.core.management import call_command
+from django.test import TransactionTestCase, override_settings
+from django.urls import reverse
+
+from project import rebalance, shardmap
+from project.models import ShardMap, ShardMove
+from project.shardkeys import logical_shard
+from reviewsite.reviews.models import Review
+from reviewsite.testing import make_product
+
+from .helpers import stored_reviews
+
+OLD = settings.SHARDS[:3]  # the databases before the fourth is added
+
+
+def run_rebalance(*args) -> str:
+    out = StringIO()
+    call_command("rebalance", *args, stdout=out)
+    return out.getvalue()
+
+
+@override_settings(SHARD_MAP_GRACE_SECONDS=0)
+class RebalanceTests(TransactionTestCase):
+    databases = "__all__"
+
+    def setUp(self):
+        for n in range(settings.LOGICAL_SHARDS):
+            ShardMap.objects.filter(logical=n).update(alias=OLD[n % len(OLD)])
+        shardmap.forget()
+        products = [make_product(f"P{n}") for n in range(60)]
+        Review.objects.bulk_create(
+            Review(product_id=products[n % 60].pk, text=f"review {n}", rating=n % 5 + 1)
+            for n in range(300)
+        )
+        self.before = stored_reviews()
+
+    def assert_every_review_in_place_once(self):
+        self.assertEqual(stored_reviews(), self.before)  # none lost, none doubled
+        shardmap.forget()
+        for row in self.before:
+            alias = shardmap.alias_of(logical_shard(row[1]))
+            self.assertEqual(Review.objects.using(alias).filter(pk=row[0]).count(), 1)
+
+    def assert_every_review_readable(self):
+        shardmap.forget()
+        for review_id, *_ in self.before:
+            self.assertEqual(
+                self.client.get(reverse("review", args=[review_id])).status_code, 200
+            )
+
+    def test_dry_run_prints_the_plan_and_moves_nothing(self):
+        out = run_rebalance("--dry-run")
+        self.assertIn("Plan: move 256 of 1024 logical shards", out)
+        self.assertIn("from shard0 to shard3", out)
+        self.assertFalse(ShardMove.objects.exists())
+        self.assertEqual(stored_reviews(), self.before)
+
+    def test_adding_a_database_moves_about_a_quarter_of_the_reviews(self):
+        plan = rebalance.plan(settings.SHARDS)
+        share = plan.rows_moved / plan.rows_total
+        self.assertTrue(0.18 <= share <= 0.32, share)  # 1/(N+1) = 25%
+        out = run_rebalance()
+        self.assertIn(f"{plan.rows_moved} of 300 reviews", out)
+        counts = {a: ShardMap.objects.filter(alias=a).count() for a in settings.SHARDS}
+        self.assertEqual(set(counts.values()), {256})
+        self.assert_every_review_in_place_once()
+        self.assertIn("Balanced already.", run_rebalance())
+
+    def test_killed_at_any_step_a_rerun_finishes_with_nothing_lost(self):
+        steps = [
+            "freeze",
+            "copy",
+            "fingerprint",
+            "switch",
+            "delete_source",
+            "delete_rows",
+        ]
+        for step in steps:
+            for nth in [1, 40]:
+                with self.subTest(step=step, nth=nth):
+                    self.kill_at(step, nth)
+                    self.assert_every_review_readable()
+                    run_rebalance()
+                    self.assertFalse(rebalance.unfinished())
+                    self.assert_every_review_in_place_once()
+                    self.reset_to_old_databases()
+
+    def kill_at(self, step: str, nth: int) -> None:
+        real = getattr(rebalance, step)
+        calls = []
+
+        def dies_on_nth_call(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == nth:
+                raise KeyboardInterrupt(f"killed in {step}")
+            return real(*args, **kwargs)
+
+        with (
+            mock.patch.object(rebalance, step, dies_on_nth_call),
+            self.assertRaises(KeyboardInterrupt),
+        ):
+            run_rebalance()
+
+    def reset_to_old_databases(self):
+        """Move everything back onto OLD, for the next case."""
+        with override_settings(SHARDS=OLD):
+            run_rebalance()
+        self.assert_every_review_in_place_once()
+
+    def test_writes_to_a_moving_logical_shard_wait(self):
+        review = Review.objects.filter(pk=self.before[0][0]).first()
+        logical = logical_shard(review.product_id)
+        rebalance.freeze(logical)
+        response = self.client.post(
+            reverse("write_review", args=[review.product_id]),
+            {"text": "During the move"},
+        )
+        self.assertContains(response, "being moved", status_code=503)
+        self.assertNotIn("During the move", str(stored_reviews()))
+        self.assertEqual(stored_reviews(), self.before)
