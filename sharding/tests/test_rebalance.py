@@ -125,3 +125,28 @@ class RebalanceTests(TransactionTestCase):
         self.assertContains(response, "being moved", status_code=503)
         self.assertNotIn("During the move", str(stored_reviews()))
         self.assertEqual(stored_reviews(), self.before)
+
+
+@override_settings(SHARD_MAP_GRACE_SECONDS=0)
+class FoundAfterMoveTests(TransactionTestCase):
+    databases = "__all__"
+
+    def test_a_review_is_found_from_its_id_with_a_map_from_before_the_move(self):
+        import time
+
+        for n in range(settings.LOGICAL_SHARDS):
+            ShardMap.objects.filter(logical=n).update(alias=OLD[n % len(OLD)])
+        shardmap.forget()
+        product = make_product()
+        review = Review.objects.create(product_id=product.pk, text="Moved")
+        stale = dict(ShardMap.objects.values_list("logical", "alias"))
+        logical = logical_shard(product.pk)
+        ShardMove.objects.create(
+            logical=logical, source=stale[logical], target="shard3"
+        )
+        rebalance.run(rebalance.unfinished(), grace=0, say=lambda message: None)
+        # This process still believes the old map (another process would).
+        shardmap._cache.aliases, shardmap._cache.checked = stale, time.time()
+        response = self.client.get(reverse("review", args=[review.pk]))
+        self.assertContains(response, "Moved")
+        self.assertEqual(shardmap._cache.aliases[logical], "shard3")  # refreshed
