@@ -1,28 +1,6 @@
 import pytest
-from django.conf import settings
-from django.db import connections
 
 from project import replicas
-
-
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup):
-    """Open the replicas' test files read-only, as the site opens the real ones.
-
-    Django creates and migrates test databases writable; once that is done,
-    only `replicate` writes a replica, from its own connection.
-    """
-    names = {}
-    for alias in settings.REPLICAS:
-        connection = connections[alias]
-        if connection.vendor == "sqlite":
-            names[alias] = connection.settings_dict["NAME"]
-            connection.close()
-            connection.settings_dict["NAME"] = f"file:{names[alias]}?mode=ro"
-    yield
-    for alias, name in names.items():  # Django deletes the files by name
-        connections[alias].close()
-        connections[alias].settings_dict["NAME"] = name
 
 
 @pytest.fixture(autouse=True)

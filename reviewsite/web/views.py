@@ -15,16 +15,18 @@ from reviewsite.products.models import Product
 from reviewsite.reviews.forms import ReviewForm
 from reviewsite.reviews.models import Review
 
-from .stitch import (
-    ReviewStats,
-    attach_authors,
-    attach_products,
-    attach_stats,
-    review_stats,
-)
+from . import stitch
+from .stitch import ReviewStats
 
 
-class ProductListView(ListView):
+class Stitched:
+    """Joins across databases (``reviewsite.web.stitch``); a pattern whose rows
+    come from more than one place brings its own module (shadowing does)."""
+
+    stitch = stitch
+
+
+class ProductListView(Stitched, ListView):
     """Products with their review count and average rating."""
 
     model = Product
@@ -33,11 +35,11 @@ class ProductListView(ListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["object_list"] = attach_stats(list(context["object_list"]))
+        context["object_list"] = self.stitch.attach_stats(list(context["object_list"]))
         return context
 
 
-class ProductDetailView(DetailView):
+class ProductDetailView(Stitched, DetailView):
     """One product with its reviews, newest first, a page at a time."""
 
     model = Product
@@ -50,12 +52,12 @@ class ProductDetailView(DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         product = self.object
-        stats = review_stats([product.pk]).get(product.pk, ReviewStats())
+        stats = self.stitch.review_stats([product.pk]).get(product.pk, ReviewStats())
         paginator = Paginator(self.get_reviews(product), self.reviews_per_page)
         # The stats query has counted the reviews already: no second COUNT(*).
         paginator.count = stats.count
         page = paginator.get_page(self.request.GET.get("page"))
-        page.object_list = attach_authors(list(page.object_list))
+        page.object_list = self.stitch.attach_authors(list(page.object_list))
         context.update(stats=stats, page_obj=page, form=ReviewForm())
         return context
 
@@ -92,7 +94,7 @@ class ReviewCreateView(CreateView):
         return super().get_context_data(product=self.product, **kwargs)
 
 
-class LatestReviewsView(ListView):
+class LatestReviewsView(Stitched, ListView):
     """The newest reviews of all products."""
 
     model = Review
@@ -101,12 +103,14 @@ class LatestReviewsView(ListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        reviews = attach_authors(attach_products(list(context["object_list"])))
+        reviews = self.stitch.attach_authors(
+            self.stitch.attach_products(list(context["object_list"]))
+        )
         context["object_list"] = reviews
         return context
 
 
-class ReviewDetailView(DetailView):
+class ReviewDetailView(Stitched, DetailView):
     """One review, with its product and author."""
 
     model = Review
@@ -114,5 +118,5 @@ class ReviewDetailView(DetailView):
 
     def get_object(self, queryset=None) -> Review:
         review = super().get_object(queryset)
-        attach_authors(attach_products([review]))
+        self.stitch.attach_authors(self.stitch.attach_products([review]))
         return review

@@ -1,0 +1,193 @@
+"""The overlay: a model's rows as the snapshot has them, changed by the local database.
+
+An ``Overlay`` answers filter, exclude, order_by, count, slicing and get like a
+queryset, from two queries: the local rows that match, and the snapshot rows
+that match and are neither overridden nor deleted locally. A local edit that no
+longer matches a filter hides its snapshot row all the same: a snapshot row is
+hidden as soon as its key has a local row or a tombstone.
+"""
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from django.conf import settings
+from django.db import connections
+from django.db.models import Model, Q
+
+from .models import Tombstone
+
+LOCAL, SNAPSHOT = "default", "snapshot"
+_resetting = ContextVar("resetting", default=False)
+
+
+def mode(model) -> str:
+    """ "augmented", "replaced", or "local" (not shadowed at all)."""
+    return settings.SHADOW_MODELS.get(model._meta.label_lower, "local")
+
+
+class Overlay:
+    """Snapshot rows plus local changes, for reading (writes go through save())."""
+
+    ordered = True  # the Paginator asks
+
+    def __init__(self, model, where: Q | None = None, ordering=None) -> None:
+        self.model = model
+        self.where = where or Q()
+        self.ordering = list(ordering or model._meta.ordering or ["pk"])
+
+    def _clone(self, **changes) -> "Overlay":
+        state = {"where": self.where, "ordering": self.ordering, **changes}
+        return Overlay(self.model, **state)
+
+    def all(self) -> "Overlay":
+        return self._clone()
+
+    def filter(self, *args, **kwargs) -> "Overlay":
+        return self._clone(where=self.where & Q(*args, **kwargs))
+
+    def exclude(self, *args, **kwargs) -> "Overlay":
+        return self._clone(where=self.where & ~Q(*args, **kwargs))
+
+    def order_by(self, *fields) -> "Overlay":
+        return self._clone(ordering=list(fields))
+
+    def local(self):
+        return self.model._default_manager.using(LOCAL).filter(self.where)
+
+    def snapshot(self):
+        """Matching snapshot rows that no local row or tombstone overrides."""
+        if mode(self.model) != "augmented":
+            return self.model._default_manager.none()
+        return (
+            self.model._default_manager.using(SNAPSHOT)
+            .filter(self.where)
+            .exclude(pk__in=shadowed_keys(self.model))
+        )
+
+    def count(self) -> int:
+        return self.local().count() + self.snapshot().count()
+
+    def exists(self) -> bool:
+        return self.local().exists() or self.snapshot().exists()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self):
+        return iter(self[:None])
+
+    def __getitem__(self, index):
+        if isinstance(index, int):
+            rows = self[index : index + 1]
+            if not rows:
+                raise IndexError(index)
+            return rows[0]
+        start, stop = index.start or 0, index.stop
+        rows = [*self._fetch(self.local(), stop), *self._fetch(self.snapshot(), stop)]
+        return order(rows, self.ordering)[start:stop]
+
+    def _fetch(self, queryset, stop) -> list[Model]:
+        """At most ``stop`` rows of one side, in the overlay's order, marked."""
+        rows = list(queryset.order_by(*self.ordering)[:stop])
+        for row in rows:
+            row.shadow_source = "local" if row._state.db == LOCAL else "snapshot"
+        return rows
+
+    def get(self, *args, **kwargs) -> Model:
+        rows = list(self.filter(*args, **kwargs)[:2])
+        if not rows:
+            raise self.model.DoesNotExist(f"No {self.model.__name__} matches.")
+        if len(rows) > 1:
+            raise self.model.MultipleObjectsReturned(
+                f"More than one {self.model.__name__}."
+            )
+        return rows[0]
+
+    def in_bulk(self, keys) -> dict:
+        keys = {key for key in keys if key is not None}
+        return {row.pk: row for row in self.filter(pk__in=keys)} if keys else {}
+
+
+def order(rows: list[Model], ordering: list[str]) -> list[Model]:
+    """Sort as SQLite does: by each field in turn, NULLs first when ascending."""
+    for field in reversed(ordering):
+        name = field.lstrip("-")
+        name = "pk" if name == "id" else name
+
+        def key(row, name=name):
+            value = getattr(row, name)
+            return (value is not None, value)
+
+        rows = sorted(rows, key=key, reverse=field.startswith("-"))
+    return rows
+
+
+def shadowed_keys(model) -> list[int]:
+    """Keys whose snapshot row is hidden: edited or added locally, or deleted."""
+    local = model._default_manager.using(LOCAL).values_list("pk", flat=True)
+    dead = Tombstone.objects.using(LOCAL).filter(model=model._meta.label_lower)
+    return [*local, *dead.values_list("object_id", flat=True)]
+
+
+def leave_tombstone(sender, instance, using, **kwargs) -> None:
+    """post_delete: a deleted row of an augmented model stays deleted, also the
+    snapshot's copy of it; so do the snapshot reviews of a deleted product."""
+    if mode(sender) != "augmented" or using != LOCAL or _resetting.get():
+        return
+    bury(sender, [instance.pk])
+    if sender._meta.label_lower == "products.product":
+        from reviewsite.reviews.models import Review
+
+        reviews = Overlay(Review).filter(product_id=instance.pk)
+        bury(Review, [review.pk for review in reviews])
+
+
+@contextmanager
+def forgetting_deletions():
+    """Deletes inside this block drop local rows without leaving tombstones."""
+    token = _resetting.set(True)
+    try:
+        yield
+    finally:
+        _resetting.reset(token)
+
+
+def bury(model, keys) -> None:
+    Tombstone.objects.using(LOCAL).bulk_create(
+        [Tombstone(model=model._meta.label_lower, object_id=key) for key in keys],
+        ignore_conflicts=True,
+    )
+
+
+def number_local_rows_high(using: str, **kwargs) -> None:
+    """post_migrate: local keys of augmented models start at LOCAL_ID_START, so
+    a new local row never takes a key the snapshot has."""
+    from django.apps import apps
+
+    if using != LOCAL:
+        return
+    connection = connections[using]
+    start = settings.LOCAL_ID_START
+    for label, how in settings.SHADOW_MODELS.items():
+        if how != "augmented":
+            continue
+        table = apps.get_model(label)._meta.db_table
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute(
+                    "DELETE FROM sqlite_sequence WHERE name = %s AND seq < %s",
+                    [table, start],
+                )
+                cursor.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) SELECT %s, %s"
+                    " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = %s)",
+                    [table, start, table],
+                )
+            elif connection.vendor == "postgresql":
+                cursor.execute(
+                    "SELECT setval(pg_get_serial_sequence(%s, 'id'),"
+                    " GREATEST((SELECT COALESCE(MAX(id), 0) FROM "
+                    + connection.ops.quote_name(table)
+                    + "), %s))",
+                    [table, start],
+                )

@@ -1,0 +1,49 @@
+"""4. Shadowing: a local database layered over a read-only snapshot of production."""
+
+from pathlib import Path
+
+from reviewsite.settings import *
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PATTERN_NAME = "4. Shadowing"
+
+
+def read_only(alias: str, path: Path) -> dict:
+    """The snapshot: opened read-only by SQLite itself, so no code can write it."""
+    snapshot = database(alias, path)
+    if snapshot["ENGINE"].endswith("sqlite3"):
+        snapshot["TEST"] = {"NAME": Path(snapshot["NAME"]).with_suffix(".test.sqlite3")}
+        snapshot["NAME"] = f"file:{snapshot['NAME']}?mode=ro"
+        snapshot["OPTIONS"] = {"timeout": 20}  # a read-only connection sets no WAL
+    return snapshot
+
+
+DATABASES = {
+    # Local and writable: your changes, and everything that is only yours
+    # (sessions, the admin's log, your own account).
+    "default": database("default", BASE_DIR / "local.sqlite3"),
+    # A copy of production taken by `take_snapshot`, anonymized, read-only.
+    "snapshot": read_only("snapshot", BASE_DIR / "snapshot.sqlite3"),
+    # The demo's stand-in for the live site. The site never reads it.
+    "production": database("production", BASE_DIR / "production.sqlite3"),
+}
+for alias in ["default", "production"]:
+    if DATABASES[alias]["ENGINE"].endswith("sqlite3"):
+        # Test databases in files: take_snapshot copies production's.
+        DATABASES[alias]["TEST"] = {"NAME": BASE_DIR / f"{alias}.test.sqlite3"}
+DATABASE_ROUTERS = ["project.router.ShadowRouter"]
+
+# How each model's rows are found:
+#   "augmented": the snapshot's rows, plus local additions; a local edit
+#                overrides the snapshot row with its primary key, a local
+#                delete hides it (a tombstone in the local database);
+#   "replaced":  only the local rows (a table being redesigned, say).
+# Models not listed are local only (sessions, admin log, content types).
+SHADOW_MODELS = {
+    "products.product": "augmented",
+    "reviews.review": "augmented",
+    "auth.user": "augmented",
+}
+# New local rows are numbered from here, far above any snapshot key.
+LOCAL_ID_START = 1_000_000_000
+ROOT_URLCONF = "project.urls"

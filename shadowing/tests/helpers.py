@@ -1,0 +1,48 @@
+import hashlib
+from decimal import Decimal
+
+from django.core.management import call_command
+from django.test import TransactionTestCase
+
+from project.management.commands.take_snapshot import sqlite_file
+from reviewsite.products.models import Product
+from reviewsite.reviews.models import Review
+
+ALL = {"default", "snapshot", "production"}
+
+
+def snapshot_sha256() -> str:
+    return hashlib.sha256(sqlite_file("snapshot").read_bytes()).hexdigest()
+
+
+def publish(products: int = 6, reviews_each: int = 2) -> None:
+    """Fill production, then snapshot it: the data a developer starts from."""
+    made = Product.objects.using("production").bulk_create(
+        Product(name=f"Snap {n}", price=Decimal(10 + n)) for n in range(products)
+    )
+    Review.objects.using("production").bulk_create(
+        Review(product_id=p.pk, text=f"snap review {p.pk}.{k}", rating=k % 5 + 1)
+        for p in made
+        for k in range(reviews_each)
+    )
+    call_command("take_snapshot", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+class SnapshotTestCase(TransactionTestCase):
+    """Committed production data, snapshotted once for the class; each test
+    starts with an empty local database over it."""
+
+    databases = ALL
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        publish()
+
+    @classmethod
+    def tearDownClass(cls):
+        for alias in ["production"]:
+            Review.objects.using(alias).all().delete()
+            Product.objects.using(alias).all().delete()
+        call_command("take_snapshot", stdout=open("/dev/null", "w"))  # noqa: SIM115
+        super().tearDownClass()

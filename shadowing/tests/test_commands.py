@@ -1,0 +1,120 @@
+"""take_snapshot anonymizes, shadow_status tells, shadow_reset undoes, setup_demo
+builds it all."""
+
+from decimal import Decimal
+from io import StringIO
+
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from project.models import Tombstone
+from project.overlay import Overlay
+from reviewsite.products.models import Product
+from reviewsite.reviews.models import Review
+from reviewsite.testing import raw_count
+
+from .helpers import SnapshotTestCase, snapshot_sha256
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+class TakeSnapshotTests(SnapshotTestCase):
+    def make_people(self):
+        Product.objects.using("production").create(name="Copied", price=Decimal("1"))
+        User = get_user_model()
+        User.objects.using("production").bulk_create(
+            User(username=f"real{n}", email=f"real{n}@mail.example", first_name="Ada",
+                 last_name="Lovelace", password="pbkdf2_sha256$1$salt$hash")
+            for n in range(3)
+        )  # fmt: skip
+
+    def snapshot_people(self):
+        User = get_user_model()
+        return list(User.objects.using("snapshot").order_by("pk").values_list(
+            "username", "email", "first_name", "last_name", "password"))  # fmt: skip
+
+    def test_personal_data_is_replaced_and_passwords_unusable(self):
+        self.make_people()
+        self.assertIn("no original email left", run("take_snapshot", "--seed", "1"))
+        people = self.snapshot_people()
+        self.assertEqual(len(people), 3)
+        for username, email, first, last, password in people:
+            self.assertNotIn("real", username + email)
+            self.assertTrue(email.endswith("@example.invalid"))
+            self.assertNotEqual((first, last), ("Ada", "Lovelace"))
+            self.assertTrue(password.startswith("!"))  # unusable
+        self.assertEqual(raw_count("snapshot", Product, name="Copied"), 1)
+
+    def test_the_same_seed_gives_the_same_names(self):
+        self.make_people()
+        run("take_snapshot", "--seed", "1")
+        first = [row[:4] for row in self.snapshot_people()]
+        run("take_snapshot", "--seed", "1")
+        self.assertEqual([row[:4] for row in self.snapshot_people()], first)
+        run("take_snapshot", "--seed", "2")
+        self.assertNotEqual([row[:4] for row in self.snapshot_people()], first)
+
+    def test_an_email_that_survives_anonymization_stops_the_snapshot(self):
+        from unittest import mock
+
+        self.make_people()
+        before = snapshot_sha256()
+        with (
+            mock.patch("project.management.commands.take_snapshot.anonymize"),
+            self.assertRaisesMessage(CommandError, "original email"),
+        ):
+            run("take_snapshot")
+        self.assertEqual(snapshot_sha256(), before)  # the old snapshot stays
+
+
+class StatusAndResetTests(SnapshotTestCase):
+    def change_things(self):
+        product = Overlay(Product).get(name="Snap 0")
+        product.price = Decimal("7.00")
+        product.save()
+        Product.objects.create(name="Brand new", price=Decimal("3"))
+        Overlay(Review).order_by("pk")[0].delete()
+
+    def test_status_lists_additions_changes_and_deletions_with_a_diff(self):
+        self.change_things()
+        out = run("shadow_status")
+        self.assertIn(
+            "products.product (augmented): 1 added, 1 changed, 0 deleted", out
+        )
+        self.assertRegex(out, r"\+ #10000000\d\d Brand new")
+        self.assertIn("price: Decimal('10.00') -> Decimal('7.00')", out)
+        self.assertIn("reviews.review (augmented): 0 added, 0 changed, 1 deleted", out)
+
+    def test_reset_one_model_then_all(self):
+        self.change_things()
+        run("shadow_reset", "reviews.review")
+        self.assertEqual(Overlay(Review).count(), 12)
+        self.assertEqual(Overlay(Product).count(), 7)  # products untouched
+        run("shadow_reset")
+        self.assertEqual(Overlay(Product).count(), 6)
+        self.assertEqual(Overlay(Product).get(name="Snap 0").price, Decimal("10"))
+        self.assertFalse(Tombstone.objects.exists())
+        self.assertEqual(raw_count("default", Product), 0)
+
+    def test_reset_refuses_an_unknown_model(self):
+        with self.assertRaisesMessage(CommandError, "Unknown model(s) shop.thing"):
+            run("shadow_reset", "shop.thing")
+
+
+class SetupDemoTests(SnapshotTestCase):
+    def test_builds_production_a_snapshot_and_local_changes(self):
+        out = run("setup_demo", "--flush", "--products", "5", "--reviews", "30")
+        self.assertEqual(raw_count("production", Review), 30)
+        self.assertEqual(raw_count("snapshot", Review), 30)
+        self.assertIn("Local changes:", out)
+        status = run("shadow_status")
+        self.assertIn("1 added, 1 changed", status)
+        self.assertIn("1 deleted", status)
+        self.assertEqual(Overlay(Review).count(), 30)  # one added, one deleted
+        again = run("setup_demo", "--products", "5", "--reviews", "30")
+        self.assertIn("already there", again)
+        self.assertEqual(raw_count("production", Review), 30)

@@ -1,0 +1,160 @@
+"""The overlay: snapshot rows plus local changes, proved against an oracle, and a
+snapshot that no write ever reaches."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import OperationalError
+from django.test import override_settings
+from django.urls import reverse
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.extra.django import TransactionTestCase as HypothesisTransactionTestCase
+
+from project.models import Tombstone
+from project.overlay import Overlay
+from reviewsite.products.models import Product
+from reviewsite.reviews.models import Review
+from reviewsite.testing import raw_count
+
+from .helpers import ALL, SnapshotTestCase, publish, snapshot_sha256
+
+
+def visible(overlay) -> list[tuple]:
+    return [(p.pk, p.name, p.price) for p in overlay]
+
+
+class OverlayTests(SnapshotTestCase):
+    def test_snapshot_rows_are_seen_and_marked(self):
+        products = list(Overlay(Product))
+        self.assertEqual(len(products), 6)
+        self.assertEqual({p.shadow_source for p in products}, {"snapshot"})
+
+    def test_a_local_edit_overrides_the_snapshot_row(self):
+        product = Overlay(Product).get(name="Snap 0")
+        product.price = Decimal("1.50")
+        product.save()  # copy-on-write
+        again = Overlay(Product).get(pk=product.pk)
+        self.assertEqual((again.price, again.shadow_source), (Decimal("1.50"), "local"))
+        self.assertEqual(raw_count("default", Product, id=product.pk), 1)
+        self.assertEqual(
+            Product.objects.using("snapshot").get(pk=product.pk).price, Decimal("10")
+        )
+        self.assertEqual(Overlay(Product).count(), 6)
+
+    def test_a_local_delete_hides_the_snapshot_row(self):
+        product = Overlay(Product).get(name="Snap 1")
+        key = product.pk
+        self.assertTrue(Overlay(Review).filter(product_id=key).exists())
+        product.delete()  # Django sets product.pk to None
+        self.assertFalse(Overlay(Product).filter(pk=key).exists())
+        self.assertEqual(Overlay(Product).count(), 5)
+        self.assertTrue(Tombstone.objects.filter(object_id=key).exists())
+        self.assertTrue(Product.objects.using("snapshot").filter(pk=key).exists())
+        # ...and its reviews, which live in the snapshot too, go with it.
+        self.assertFalse(Overlay(Review).filter(product_id=key).exists())
+
+    def test_an_edit_that_no_longer_matches_a_filter_hides_the_snapshot_row(self):
+        cheap = Overlay(Product).filter(price__lt=12)
+        self.assertEqual(cheap.count(), 2)  # Snap 0 and Snap 1
+        product = Overlay(Product).get(name="Snap 0")
+        product.price = Decimal("99")
+        product.save()
+        self.assertEqual([p.name for p in cheap], ["Snap 1"])
+        self.assertEqual(cheap.count(), 1)
+
+    def test_new_local_rows_never_take_a_snapshot_key(self):
+        added = Product.objects.create(name="Local", price=Decimal("5"))
+        self.assertGreaterEqual(added.pk, settings.LOCAL_ID_START)
+        self.assertFalse(Product.objects.using("snapshot").filter(pk=added.pk).exists())
+        self.assertEqual(Overlay(Product).count(), 7)
+
+    @override_settings(SHADOW_MODELS={"products.product": "replaced"})
+    def test_a_replaced_model_shows_local_rows_only(self):
+        Product.objects.create(name="Redesigned", price=Decimal("5"))
+        self.assertEqual([p.name for p in Overlay(Product)], ["Redesigned"])
+
+    def test_writes_never_reach_the_snapshot(self):
+        before = snapshot_sha256()
+        product = Overlay(Product).get(name="Snap 2")
+        product.name = "Changed"
+        product.save()
+        Overlay(Review).filter(product_id=product.pk)[0].delete()
+        self.client.post(
+            reverse("write_review", args=[product.pk]), {"text": "Local", "rating": "4"}
+        )
+        with self.assertRaisesMessage(OperationalError, "readonly database"):
+            Product.objects.using("snapshot").create(name="Nope", price=Decimal("1"))
+        self.assertEqual(snapshot_sha256(), before)
+
+    def test_pages_mark_where_each_row_comes_from(self):
+        product = Overlay(Product).get(name="Snap 3")
+        product.name = "Snap 3, edited"
+        product.save()
+        page = self.client.get(reverse("products")).content.decode()
+        self.assertEqual(page.count('class="source source-local"'), 1)
+        self.assertEqual(page.count('class="source source-snapshot"'), 5)
+        detail = self.client.get(reverse("product", args=[product.pk]))
+        self.assertContains(detail, 'class="source source-snapshot"', count=2)
+        self.assertContains(detail, '<span class="alias alias-1">snapshot</span>')
+
+
+names = st.sampled_from(["Anvil", "Bell", "Cart", "Drum"])
+prices = st.integers(1, 40).map(Decimal)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("create"), names, prices),
+        st.tuples(st.just("update"), st.integers(0, 20), prices),
+        st.tuples(st.just("delete"), st.integers(0, 20), st.none()),
+    ),
+    max_size=12,
+)
+
+
+class OverlayOracleTests(HypothesisTransactionTestCase):
+    """Random creates, updates and deletes through the overlay give the rows a
+    plain copy of the snapshot would hold after the same operations."""
+
+    databases = ALL
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        publish(products=8, reviews_each=0)
+
+    @hypothesis_settings(
+        max_examples=40, deadline=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(operations)
+    def test_overlay_equals_a_copy_with_the_same_changes(self, ops):
+        oracle = {p.pk: (p.name, p.price) for p in Product.objects.using("snapshot")}
+        for op, arg, price in ops:
+            keys = sorted(oracle)
+            if op == "create":
+                made = Product.objects.create(name=arg, price=price)
+                oracle[made.pk] = (arg, price)
+            elif keys and op == "update":
+                key = keys[arg % len(keys)]
+                row = Overlay(Product).get(pk=key)
+                row.price = price
+                row.save()
+                oracle[key] = (oracle[key][0], price)
+            elif keys and op == "delete":
+                key = keys[arg % len(keys)]
+                Overlay(Product).get(pk=key).delete()
+                del oracle[key]
+        rows = sorted((key, name, price) for key, (name, price) in oracle.items())
+        by_price = sorted(rows, key=lambda r: (r[2], r[0]))
+        cheap = [r for r in by_price if r[2] < 20]
+        self.assertEqual(sorted(visible(Overlay(Product))), rows)
+        self.assertEqual(Overlay(Product).count(), len(rows))
+        ordered = Overlay(Product).order_by("price", "pk")
+        self.assertEqual(visible(ordered), by_price)
+        self.assertEqual(visible(ordered[2:5]), by_price[2:5])
+        self.assertEqual(visible(ordered.filter(price__lt=20)), cheap)
+        self.assertEqual(ordered.filter(price__lt=20).count(), len(cheap))
+        self.assertEqual(ordered.exclude(price__lt=20).count(), len(rows) - len(cheap))
+        dearest_first = sorted(rows, key=lambda r: (-r[2], r[0]))
+        newest_order = Overlay(Product).order_by("-price", "pk")
+        self.assertEqual(visible(newest_order), dearest_first)
