@@ -5,6 +5,7 @@ its pattern is about: DATABASES, DATABASE_ROUTERS and PATTERN_NAME.
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -114,6 +115,19 @@ def database(alias: str, sqlite_path: Path) -> dict:
     if url := os.environ.get(f"DATABASE_URL_{alias.upper()}"):
         return dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     return sqlite_database(sqlite_path)
+
+
+def sqlite_test_file(path: Path) -> Path:
+    """Where a test run keeps the test copy of the SQLite file at ``path``.
+
+    In files, not memory: tests write from several threads, and some patterns
+    copy one database into another. Named for the test run, in the temporary
+    directory, so that two runs in one checkout (two terminals, parallel tox
+    envs) never share a file; processes a run starts inherit its name.
+    """
+    run = os.environ.setdefault("MULTIDB_TEST_RUN", str(os.getpid()))
+    project = Path(path).resolve().parent.name
+    return Path(tempfile.gettempdir()) / f"multidb-{run}-{project}-{Path(path).name}"
 
 
 def sqlite_database(path: Path) -> dict:

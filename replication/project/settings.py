@@ -14,7 +14,7 @@ def replica_database(alias: str, path: Path) -> dict:
     if replica["ENGINE"].endswith("sqlite3"):
         # Tests copy the primary into plain test files; the site opens
         # replicas read-only, so nothing but `replicate` can change them.
-        replica["TEST"] = {"NAME": Path(replica["NAME"]).with_suffix(".test.sqlite3")}
+        replica["TEST"] = {"NAME": sqlite_test_file(replica["NAME"])}
         replica["NAME"] = f"file:{replica['NAME']}?mode=ro"
         # No WAL pragma: a read-only connection may not set the journal mode.
         replica["OPTIONS"] = {"timeout": 20}
@@ -30,7 +30,9 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, even in tests: `replicate` copies it.
-    DATABASES["default"]["TEST"] = {"NAME": BASE_DIR / "primary.test.sqlite3"}
+    DATABASES["default"]["TEST"] = {
+        "NAME": sqlite_test_file(DATABASES["default"]["NAME"])
+    }
 
 DATABASE_ROUTERS = ["project.router.PrimaryReplicaRouter"]
 REPLICAS = ["replica1", "replica2"]

@@ -12,7 +12,7 @@ def read_only(alias: str, path: Path) -> dict:
     """The snapshot: opened read-only by SQLite itself, so no code can write it."""
     snapshot = database(alias, path)
     if snapshot["ENGINE"].endswith("sqlite3"):
-        snapshot["TEST"] = {"NAME": Path(snapshot["NAME"]).with_suffix(".test.sqlite3")}
+        snapshot["TEST"] = {"NAME": sqlite_test_file(snapshot["NAME"])}
         snapshot["NAME"] = f"file:{snapshot['NAME']}?mode=ro"
         snapshot["OPTIONS"] = {"timeout": 20}  # a read-only connection sets no WAL
     return snapshot
@@ -30,7 +30,7 @@ DATABASES = {
 for alias in ["default", "production"]:
     if DATABASES[alias]["ENGINE"].endswith("sqlite3"):
         # Test databases in files: take_snapshot copies production's.
-        DATABASES[alias]["TEST"] = {"NAME": BASE_DIR / f"{alias}.test.sqlite3"}
+        DATABASES[alias]["TEST"] = {"NAME": sqlite_test_file(DATABASES[alias]["NAME"])}
 DATABASE_ROUTERS = ["project.router.ShadowRouter"]
 
 # How each model's rows are found:

@@ -20,11 +20,9 @@ DATABASES = {
     "default": database("default", BASE_DIR / "default.sqlite3"),
     **{alias: database(alias, BASE_DIR / f"{alias}.sqlite3") for alias in SHARDS},
 }
-for alias, settings_dict in DATABASES.items():
+for settings_dict in DATABASES.values():
     if settings_dict["ENGINE"].endswith("sqlite3"):
-        # Test databases in files, not memory: the tests write from several
-        # threads and processes at once, as a site does.
-        settings_dict["TEST"] = {"NAME": BASE_DIR / f"{alias}.test.sqlite3"}
+        settings_dict["TEST"] = {"NAME": sqlite_test_file(settings_dict["NAME"])}
 DATABASE_ROUTERS = ["project.router.ShardRouter"]
 REVIEW_ID_ALLOCATOR = "project.ids.assign_ids"
 # A shard that has not answered by then is left out of a cross-shard page.
