@@ -30,14 +30,16 @@ class Overlay:
 
     ordered = True  # the Paginator asks
 
-    def __init__(self, model, where: Q | None = None, ordering=None) -> None:
+    def __init__(self, model, where: Q | None = None, ordering=None, base=None):
         self.model = model
         self.where = where or Q()
         self.ordering = list(ordering or model._meta.ordering or ["pk"])
+        # A queryset to start from on both sides (the admin's filtered one).
+        self.base = model._default_manager.all() if base is None else base
 
     def _clone(self, **changes) -> "Overlay":
-        state = {"where": self.where, "ordering": self.ordering, **changes}
-        return Overlay(self.model, **state)
+        state = {"where": self.where, "ordering": self.ordering, "base": self.base}
+        return Overlay(self.model, **{**state, **changes})
 
     def all(self) -> "Overlay":
         return self._clone()
@@ -52,14 +54,14 @@ class Overlay:
         return self._clone(ordering=list(fields))
 
     def local(self):
-        return self.model._default_manager.using(LOCAL).filter(self.where)
+        return self.base.using(LOCAL).filter(self.where)
 
     def snapshot(self):
         """Matching snapshot rows that no local row or tombstone overrides."""
         if mode(self.model) != "augmented":
             return self.model._default_manager.none()
         return (
-            self.model._default_manager.using(SNAPSHOT)
+            self.base.using(SNAPSHOT)
             .filter(self.where)
             .exclude(pk__in=shadowed_keys(self.model))
         )
@@ -123,10 +125,18 @@ def order(rows: list[Model], ordering: list[str]) -> list[Model]:
 
 
 def shadowed_keys(model) -> list[int]:
-    """Keys whose snapshot row is hidden: edited or added locally, or deleted."""
-    local = model._default_manager.using(LOCAL).values_list("pk", flat=True)
+    """Keys whose snapshot row is hidden: edited locally, or deleted.
+
+    Rows added locally are numbered from LOCAL_ID_START, where the snapshot has
+    none, so only local copies of snapshot rows need listing: the list grows
+    with what a developer changed, not with what they added.
+    """
+    local = model._default_manager.using(LOCAL).filter(pk__lt=settings.LOCAL_ID_START)
     dead = Tombstone.objects.using(LOCAL).filter(model=model._meta.label_lower)
-    return [*local, *dead.values_list("object_id", flat=True)]
+    return [
+        *local.order_by().values_list("pk", flat=True),
+        *dead.order_by().values_list("object_id", flat=True),
+    ]
 
 
 def leave_tombstone(sender, instance, using, **kwargs) -> None:

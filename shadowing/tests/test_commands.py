@@ -6,6 +6,7 @@ from io import StringIO
 
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from project.models import Tombstone
 from project.overlay import Overlay
@@ -69,6 +70,16 @@ class TakeSnapshotTests(SnapshotTestCase):
         ):
             run("take_snapshot")
         self.assertEqual(snapshot_sha256(), before)  # the old snapshot stays
+
+    def test_a_production_key_in_the_local_range_stops_the_snapshot(self):
+        before = snapshot_sha256()
+        top = Product.objects.using("production").order_by("-pk")[0].pk
+        with (
+            override_settings(LOCAL_ID_START=top),
+            self.assertRaisesMessage(CommandError, f"has key {top} in production"),
+        ):
+            run("take_snapshot")
+        self.assertEqual(snapshot_sha256(), before)
 
 
 class StatusAndResetTests(SnapshotTestCase):

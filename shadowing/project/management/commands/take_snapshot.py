@@ -11,6 +11,8 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import urlparse
 
+from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
@@ -47,6 +49,7 @@ class Command(BaseCommand):
         try:
             users = anonymize(draft, seed)
             check_no_email_left(production, draft)
+            check_keys_below_local_range(draft)
         except BaseException:
             draft.unlink(missing_ok=True)
             raise
@@ -111,3 +114,19 @@ def check_no_email_left(production: Path, snapshot: Path) -> None:
     snap.close()
     if left:
         raise CommandError(f"{len(left)} original email(s) remain in the snapshot.")
+
+
+def check_keys_below_local_range(snapshot: Path) -> None:
+    """Refuse a snapshot with keys where local rows are numbered: the overlay
+    could no longer tell a local addition from a snapshot row."""
+    start = settings.LOCAL_ID_START
+    with sqlite3.connect(snapshot) as snap:
+        for label in settings.SHADOW_MODELS:
+            table = apps.get_model(label)._meta.db_table
+            (top,) = snap.execute(f'SELECT MAX(id) FROM "{table}"').fetchone()
+            if top is not None and top >= start:
+                raise CommandError(
+                    f"{label} has key {top} in production, at or above "
+                    f"LOCAL_ID_START ({start}): raise LOCAL_ID_START in settings."
+                )
+    snap.close()
