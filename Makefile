@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PATTERNS := functional replication sharding
+PATTERNS := functional replication sharding shadowing
 PATTERN ?= functional
 ADDR ?= 127.0.0.1:8000
 
