@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from reviewsite.web.stitch import attach_authors, attach_products
+from reviewsite.web import stitch
 
 from .forms import ReviewAdminForm
 from .models import Review
@@ -13,6 +13,7 @@ class ReviewAdmin(admin.ModelAdmin):
     """
 
     form = ReviewAdminForm
+    stitch = stitch  # how related rows are fetched (shadowing: the overlay's)
     list_display = ["id", "product_name", "author_name", "rating", "created"]
     list_filter = ["rating"]
     search_fields = ["text"]
@@ -21,7 +22,9 @@ class ReviewAdmin(admin.ModelAdmin):
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
         page = self.page_of_results(request, changelist)
-        changelist.result_list = attach_authors(attach_products(page))
+        changelist.result_list = self.stitch.attach_authors(
+            self.stitch.attach_products(page)
+        )
         return changelist
 
     def page_of_results(self, request, changelist) -> list[Review]:

@@ -11,6 +11,7 @@ from reviewsite.reviews.admin import ReviewAdmin
 from reviewsite.reviews.forms import ReviewAdminForm
 from reviewsite.reviews.models import Review
 
+from . import stitch
 from .overlay import Overlay
 
 
@@ -66,6 +67,7 @@ class OverlayReviewAdminForm(ReviewAdminForm):
 
 class OverlayReviewAdmin(OverlayAdmin, ReviewAdmin):
     form = OverlayReviewAdminForm
+    stitch = stitch
 
 
 admin.site.unregister(Product)

@@ -51,6 +51,9 @@ class OverlayAdminTests(SnapshotTestCase):
         page = self.client.get(url)
         self.assertContains(page, '<td class="field-source">snapshot</td>', count=12)
         self.assertContains(page, '<td class="field-source">local</td>', count=1)
+        # Products and authors of snapshot reviews are found through the overlay.
+        self.assertNotContains(page, "(missing)")
+        self.assertContains(page, '<td class="field-product_name">Snap 0</td>', count=3)
 
     def test_editing_a_snapshot_row_saves_its_local_copy(self):
         before = snapshot_sha256()
