@@ -1,7 +1,8 @@
 """The review site in a real Chromium, against a live server: every project runs these.
 
-Run with the project's browser tox env (`tox run -e browser-functional`), or
-`python -m pytest ../reviewsite/browser_tests` in a project folder.
+Run with the project's browser tox env (`tox run -e browser-replication`), or
+`python -m pytest ../reviewsite/browser_tests browser_tests` in a project folder
+(its browser_tests/ holds the pattern's own browser tests, on this base class).
 """
 
 import os
