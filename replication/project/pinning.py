@@ -6,6 +6,7 @@ their own: a request's pin never leaks into another request.
 
 import inspect
 import logging
+import math
 import time
 from contextlib import ContextDecorator, ExitStack
 from contextvars import ContextVar
@@ -14,7 +15,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.core.signing import BadSignature
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.template.response import TemplateResponse
 
 from .replicas import PRIMARY, choose_replica, mark_down
@@ -28,18 +29,22 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RequestReads:
-    """Where one request reads from."""
+    """Where one request reads from. Decided when the request starts, so that a
+    page never switches databases halfway (a pin that expires mid-page)."""
 
     replica: str  # chosen once, so one page never mixes two replicas
-    pinned_until: float = 0.0  # time.time(); before it, reads go to the primary
+    pinned_until: float = 0.0  # time.time(): the client's pin, from its cookie
     primary_only: bool = False  # a page that always reads the primary (the admin)
-    wrote: bool = False  # the request wrote to the primary
-    failed: str = ""  # the alias of the last query that raised
+    wrote: bool = False  # the request wrote: its own later reads see the write
+    failed: str = ""  # the alias of the last query a database could not answer
     retried: bool = False
+
+    def __post_init__(self) -> None:
+        self.pinned_at_start = time.time() < self.pinned_until
 
     @property
     def pinned(self) -> bool:
-        return self.primary_only or time.time() < self.pinned_until
+        return self.primary_only or self.pinned_at_start or self.wrote
 
 
 _request: ContextVar[RequestReads | None] = ContextVar("request_reads", default=None)
@@ -63,24 +68,28 @@ def replica_for_read() -> str:
     return request.replica if request is not None else choose_replica()
 
 
+# The tokens of the blocks entered, per thread and task, so that one instance
+# (a decorator, a module-level `fresh = use_primary()`) is safe in all of them.
+_entered: ContextVar[tuple] = ContextVar("use_primary_entered", default=())
+
+
 class use_primary(ContextDecorator):
     """Read from the primary inside this block, or this function (sync or async).
 
     Nests, and restores the state it found on exit, also after an exception.
     """
 
-    def __init__(self) -> None:
-        self._tokens = []
-
     def _recreate_cm(self) -> "use_primary":
-        return type(self)()  # one instance per call: safe across threads
+        return type(self)()
 
     def __enter__(self) -> "use_primary":
-        self._tokens.append(_use_primary.set(True))
+        _entered.set((*_entered.get(), _use_primary.set(True)))
         return self
 
     def __exit__(self, *exc) -> None:
-        _use_primary.reset(self._tokens.pop())
+        *outer, token = _entered.get()
+        _entered.set(tuple(outer))
+        _use_primary.reset(token)
 
     def __call__(self, func):
         if not inspect.iscoroutinefunction(func):
@@ -104,8 +113,9 @@ class QueryWatch:
         alias = context["connection"].alias
         try:
             result = execute(sql, params, many, context)
-        except DatabaseError:
-            self.request.failed = alias
+        except DatabaseError as error:
+            if is_outage(error):
+                self.request.failed = alias
             raise
         if alias == PRIMARY and sql.lstrip()[:7].upper().startswith(WRITES):
             self.request.wrote = True
@@ -120,10 +130,12 @@ class ReadYourWritesMiddleware:
 
     def __call__(self, request):
         reads = RequestReads(
-            replica=choose_replica(),
+            replica=PRIMARY,
             pinned_until=pin(request),
             primary_only=request.path.startswith(tuple(settings.PRIMARY_ONLY_PATHS)),
         )
+        if not reads.pinned:  # a pinned page needs no replica, nor its health
+            reads.replica = choose_replica()
         token = _request.set(reads)
         try:
             with ExitStack() as stack:
@@ -148,25 +160,46 @@ class ReadYourWritesMiddleware:
     def process_exception(self, request, exception):
         """A read that failed is tried once more elsewhere; a failed write is a 503."""
         reads = _request.get()
-        if not isinstance(exception, DatabaseError) or reads is None:
-            return None
-        failed = reads.failed or failing_database(reads)
+        if reads is None or not is_outage(exception):
+            return None  # a wrong query (IntegrityError...) is the view's to handle
+        failed, reads.failed = reads.failed or failing_database(reads), ""
         if failed in settings.REPLICAS:
             mark_down(failed, exception)
-        if request.method in SAFE_METHODS and not reads.retried and failed:
+        # Run the view again elsewhere, unless it wrote: a write is not repeated.
+        if failed and not reads.retried and not reads.wrote:
             reads.retried = True
             reads.replica = choose_replica(exclude=frozenset({failed}))
-            # The primary may be what failed: read from a replica this time.
-            reads.pinned_until, reads.primary_only = 0.0, False
+            if failed == PRIMARY:  # read from a replica this time
+                reads.pinned_at_start = reads.primary_only = False
             log.warning("Read on %s failed; retrying on %s", failed, reads.replica)
             return self.get_response(request)
         if failed == PRIMARY:
             log.error("The primary is unavailable: %s", exception)
-            return TemplateResponse(
-                request, "replication/primary_unavailable.html", status=503,
-                headers={"Retry-After": "30"},
-            )  # fmt: skip
+            return primary_unavailable(request)
         return None
+
+
+def is_outage(error: Exception) -> bool:
+    """Does the error say a database cannot answer (unreachable, locked, not a
+    database file), rather than that a query was wrong (IntegrityError...)?"""
+    return isinstance(error, OperationalError | InterfaceError) or (
+        type(error) is DatabaseError  # SQLite: "file is not a database"
+    )
+
+
+def primary_unavailable(request) -> TemplateResponse:
+    """The 503 page, rendered here: Django renders no response that replaces an
+    exception. It must not read the session (it lives on the primary): the page
+    shows the visitor as logged out, with no messages."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.messages.storage.cookie import CookieStorage
+
+    request.user, request._messages = AnonymousUser(), CookieStorage(request)
+    response = TemplateResponse(
+        request, "replication/primary_unavailable.html", status=503,
+        headers={"Retry-After": "30"},
+    )  # fmt: skip
+    return response.render()
 
 
 def failing_database(reads: RequestReads) -> str:
@@ -198,5 +231,15 @@ def reads(request) -> dict:
         return {}
     return {
         "reads_from": PRIMARY if state.pinned else state.replica,
-        "pinned_seconds": max(0, round(state.pinned_until - time.time())),
+        "pinned_seconds": pinned_seconds(state),
     }
+
+
+def pinned_seconds(state: RequestReads) -> int:
+    """How much longer this client reads from the primary (rounded up: never 0
+    while pinned)."""
+    if state.wrote:
+        return settings.REPLICATION_PIN_SECONDS  # the pin this response sets
+    if state.pinned_at_start:
+        return max(1, math.ceil(state.pinned_until - time.time()))
+    return 0

@@ -44,18 +44,22 @@ _lock = threading.Lock()
 
 def health(alias: str, fresh: bool = False) -> Health:
     """The replica's health, re-reading its heartbeat when the last read is old."""
+    now = time.time()
     with _lock:
         state = _health.setdefault(alias, Health())
-    now = time.time()
-    if not state.down and (
-        fresh or now - state.checked >= settings.REPLICA_CHECK_SECONDS
-    ):
+        due = not state.down and (
+            fresh or now - state.checked >= settings.REPLICA_CHECK_SECONDS
+        )
+        if due:
+            state.checked = now  # one thread checks; the others use the last reading
+    if due:
         try:
-            state.lag = lag_of(alias)
-            state.error = ""
+            lag = lag_of(alias)
         except DatabaseError as error:
             mark_down(alias, error)
-        state.checked = now
+        else:
+            with _lock:
+                state.lag, state.error = lag, ""
     return state
 
 

@@ -10,12 +10,15 @@ from unittest import mock
 import time_machine
 from django.core.management import call_command
 from django.db import connections
+from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
 from project.management.commands.replicate import sqlite_file
 from project.models import Heartbeat
+from project.replicas import health
+from reviewsite.reviews.models import Review
 from reviewsite.testing import make_product, make_review
 
 from .helpers import REPLICAS, ReplicatedTestCase, replicate, reviews_on
@@ -161,6 +164,101 @@ class TwoClientsTests(ReplicatedTestCase):
         self.assertEqual(self.alice.post(change, form).status_code, 302)
         listing = self.alice.get(reverse("admin:products_product_changelist"))
         self.assertContains(listing, "Renamed")
+        # Bob, staff too, has written nothing (no pin): the admin reads the
+        # primary all the same, so he sees Alice's edit before replication.
+        self.bob.force_login(get_user_model().objects.get(username="boss"))
+        with (
+            self.assertNumQueries(0, using="replica1"),
+            self.assertNumQueries(0, using="replica2"),
+        ):
+            listing = self.bob.get(reverse("admin:products_product_changelist"))
+        self.assertContains(listing, "Renamed")
+
+
+class ReadYourWritesTests(ReplicatedTestCase):
+    """What pins a client, and what a request that wrote reads afterwards."""
+
+    def respond(self, view, method="get", cookies=None):
+        from django.test import RequestFactory
+
+        from project.pinning import ReadYourWritesMiddleware
+
+        request = getattr(RequestFactory(), method)("/anything/")
+        request.COOKIES.update(cookies or {})
+        return ReadYourWritesMiddleware(view)(request)
+
+    def test_a_get_that_writes_pins_the_client(self):
+        def counts_a_visit(request):
+            make_product("Written on a GET")
+            return HttpResponse()
+
+        self.assertIn("read_primary_until", self.respond(counts_a_visit).cookies)
+
+    def test_a_post_that_writes_nothing_does_not_pin(self):
+        def rejects_the_form(request):
+            list(Review.objects.all())
+            return HttpResponse(status=400)
+
+        response = self.respond(rejects_the_form, method="post")
+        self.assertNotIn("read_primary_until", response.cookies)
+
+    def test_a_read_after_a_write_in_the_same_request_sees_the_write(self):
+        def writes_then_reads(request):
+            review = make_review(make_product(), text="Just now")
+            found = Review.objects.filter(pk=review.pk)
+            return HttpResponse(f"{found.exists()} {found.db}")
+
+        self.assertEqual(self.respond(writes_then_reads).content, b"True default")
+
+    def test_concurrent_requests_keep_their_own_pins(self):
+        """Two threads in the middleware at once, one pinned: neither leaks."""
+        cookie = (
+            self.respond(lambda request: HttpResponse(make_product()))
+            .cookies["read_primary_until"]
+            .value
+        )
+        both_inside = threading.Barrier(2, timeout=10)
+        seen = {}
+
+        def view(request):
+            both_inside.wait()  # the other request is in the middleware too
+            seen[request.COOKIES.get("read_primary_until")] = Review.objects.db
+            return HttpResponse()
+
+        threads = [
+            threading.Thread(
+                target=self.respond, args=(view,),
+                kwargs={"cookies": {"read_primary_until": value} if value else {}},
+            )
+            for value in [cookie, None]
+        ]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+        self.assertEqual(seen[cookie], "default")
+        self.assertIn(seen[None], REPLICAS)
+
+    def test_a_wrong_query_is_the_views_error_not_an_outage(self):
+        from django.db import IntegrityError
+        from django.test import RequestFactory
+
+        from project.pinning import ReadYourWritesMiddleware
+
+        answers = []
+
+        def duplicates_a_key(request):
+            product = make_product()
+            try:
+                make_product(pk=product.pk)  # no database is down for this
+            except IntegrityError as error:
+                answers.append(middleware.process_exception(request, error))
+            return HttpResponse()
+
+        middleware = ReadYourWritesMiddleware(duplicates_a_key)
+        middleware(RequestFactory().get("/anything/"))
+        self.assertEqual(answers, [None])  # no retry, no 503: the view decides
+        self.assertTrue(all(health(alias).usable for alias in REPLICAS))
 
 
 class LagTests(ReplicatedTestCase):
@@ -238,7 +336,10 @@ class FailingReplicaTests(ReplicatedTestCase):
     def test_a_replica_failing_mid_request_is_retried_elsewhere(self):
         """replica1 passed its health check a moment ago, then breaks: the
         page's query fails there and the page is read again from replica2."""
-        with mock.patch("random.choice", lambda choices: choices[0]):
+        with (
+            mock.patch("random.choice", lambda choices: choices[0]),
+            time_machine.travel(timezone.now(), tick=False),  # no re-check between
+        ):
             self.assertEqual(Client().get(self.url).status_code, 200)  # checked
             damage("replica1")
             with (
@@ -276,6 +377,80 @@ class FailingReplicaTests(ReplicatedTestCase):
         self.assertContains(response, "Writing is unavailable", status_code=503)
         self.assertEqual(response["Retry-After"], "30")
         self.assertEqual(reviews_on("default", text="Lost?"), 0)
+
+    def test_a_replica_failing_before_a_write_is_retried_for_a_post_too(self):
+        """The review form reads the product (on the replica) before it writes."""
+        with (
+            mock.patch("random.choice", lambda choices: choices[0]),
+            time_machine.travel(timezone.now(), tick=False),
+        ):
+            self.assertEqual(Client().get(self.url).status_code, 200)  # checked
+            damage("replica1")
+            response = Client().post(
+                reverse("write_review", args=[self.product.pk]),
+                {"text": "Written despite replica1", "rating": "3"},
+            )
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(reviews_on("default", text="Written despite replica1"), 1)
+
+    def test_a_logged_in_reader_gets_the_503_page_not_a_500(self):
+        """Sessions live on the primary: without it, no logged-in page renders."""
+        from django.contrib.auth import get_user_model
+
+        reader = Client()
+        reader.force_login(get_user_model().objects.create_user("reader"))
+        primary = sqlite_file("default")
+        connections["default"].close()
+        saved = primary.read_bytes()
+        try:
+            damage("default")
+            response = reader.get(self.url)
+        finally:
+            connections["default"].close()
+            primary.write_bytes(saved)
+        self.assertContains(response, "Writing is unavailable", status_code=503)
+        self.assertContains(response, "Log in", status_code=503)
+
+    def test_a_corrupted_primary_leaves_the_replicas_as_they_were(self):
+        from django.core.management import CommandError
+
+        primary = sqlite_file("default")
+        connections["default"].close()
+        saved = primary.read_bytes()
+        try:
+            damage("default")
+            with self.assertRaises(CommandError):
+                replicate()
+        finally:
+            connections["default"].close()
+            primary.write_bytes(saved)
+        for alias in REPLICAS:
+            self.assertEqual(reviews_on(alias, text="Still readable"), 1)
+
+    def test_follow_outlives_a_round_that_failed(self):
+        """replicate --follow: a round fails (primary damaged), the next copies."""
+        make_review(self.product, text="Copied by the second round")
+        with connections["default"].cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # all in the file
+        primary = sqlite_file("default")
+        connections["default"].close()
+        saved = primary.read_bytes()
+        damage("default")
+
+        def between_rounds(seconds):
+            if between_rounds.calls:
+                raise KeyboardInterrupt  # stop following after round two
+            between_rounds.calls += 1
+            connections["default"].close()
+            primary.write_bytes(saved)  # the primary is back
+
+        between_rounds.calls = 0
+        err = StringIO()
+        with mock.patch("time.sleep", between_rounds):
+            call_command("replicate", "--follow", stdout=StringIO(), stderr=err)
+        self.assertIn("Not replicated this round", err.getvalue())
+        for alias in REPLICAS:
+            self.assertEqual(reviews_on(alias, text="Copied by the second round"), 1)
 
     def test_reads_survive_the_primary_being_unavailable(self):
         primary = sqlite_file("default")

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from project.models import Heartbeat
@@ -62,7 +62,14 @@ class Command(BaseCommand):
         targets = {alias: sqlite_file(alias) for alias in replica or settings.REPLICAS}
         try:
             while True:
-                self.replicate(primary, targets)
+                try:
+                    self.replicate(primary, targets)
+                except (sqlite3.Error, DatabaseError) as error:
+                    if not follow:
+                        raise CommandError(f"Not replicated: {error}") from error
+                    # A replication stream outlives a bad moment of the primary.
+                    self.stderr.write(f"Not replicated this round: {error}")
+                    connections.close_all()
                 if not follow:
                     break
                 time.sleep(interval)  # the lag a reader can see, on purpose
@@ -89,20 +96,36 @@ class Command(BaseCommand):
 def copy(primary: Path, replica: Path) -> None:
     """One consistent copy of ``primary`` into ``replica``, in one transaction.
 
-    A replica file that is not a database any more (corrupted) is replaced.
+    A replica file that is not a database any more (corrupted) is replaced;
+    a replica is never touched when the primary is what is broken.
     """
     try:
         backup(primary, replica)
     except sqlite3.OperationalError:
-        raise  # busy or locked: a reason to try again, never to delete
-    except sqlite3.DatabaseError:  # "file is not a database"
+        raise  # busy, locked, missing: a reason to try again, never to delete
+    except sqlite3.DatabaseError:  # "file is not a database": which one?
+        check_readable(primary)
         for path in [replica, *replica.parent.glob(replica.name + "-*")]:
             path.unlink(missing_ok=True)
         backup(primary, replica)
 
 
+def check_readable(primary: Path) -> None:
+    """Raise sqlite3.DatabaseError if the primary itself cannot be read."""
+    source = open_read_only(primary)
+    try:
+        source.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        source.close()
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """Read-only, and an error if missing: never a new, empty primary to copy."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=20)
+
+
 def backup(primary: Path, replica: Path) -> None:
-    source = sqlite3.connect(primary, timeout=20)
+    source = open_read_only(primary)
     try:
         target = sqlite3.connect(replica, timeout=20)
         try:
