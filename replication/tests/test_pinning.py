@@ -83,3 +83,30 @@ class UsePrimaryTests(SimpleTestCase):
         thread.join(5)
         self.assertEqual(seen, {"pinned": True, "other": False})
         self.assertFalse(_use_primary.get())
+
+    def test_one_instance_serves_concurrent_tasks(self):
+        """A shared instance (a decorator, a module-level block) keeps each
+        task's own state, however their blocks interleave."""
+        shared = use_primary()
+
+        async def interleaved():
+            one_in, two_in, one_out = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+            async def one():
+                with shared:
+                    one_in.set()
+                    await two_in.wait()
+                one_out.set()  # one leaves first, while two is still inside
+                return read_from_primary()
+
+            async def two():
+                await one_in.wait()
+                with shared:
+                    two_in.set()
+                    await one_out.wait()
+                    return read_from_primary()
+
+            return await asyncio.gather(one(), two())
+
+        self.assertEqual(asyncio.run(interleaved()), [False, True])
+        self.assertFalse(read_from_primary())
