@@ -43,6 +43,22 @@ class ReviewQuerySet(models.QuerySet):
         clone._add_hints(**hints)
         return clone
 
+    def __or__(self, other):
+        """Rows of either side: a hint holds only if both sides share it
+        (``filter(product_id=a) | filter(product_id=b)`` spans two shards)."""
+        return self._keep_shared_hints(super().__or__(other), other)
+
+    def __xor__(self, other):
+        return self._keep_shared_hints(super().__xor__(other), other)
+
+    def _keep_shared_hints(self, combined, other):
+        combined._hints = {
+            hint: value
+            for hint, value in self._hints.items()
+            if getattr(other, "_hints", {}).get(hint) == value
+        }
+        return combined
+
     def create(self, **kwargs):
         review = self.model(**kwargs)
         review.save(force_insert=True, using=self._db)  # None: the router decides

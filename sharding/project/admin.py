@@ -11,7 +11,12 @@ from reviewsite.reviews.admin import ReviewAdmin
 from reviewsite.reviews.models import Review
 
 from .fanout import on_every_shard
-from .shardmap import NoShardInformation, shard_for_product, shard_for_review
+from .shardmap import (
+    NoShardInformation,
+    owned_rows,
+    shard_for_product,
+    shard_for_review,
+)
 
 
 class ShardFilter(admin.SimpleListFilter):
@@ -37,12 +42,11 @@ class AllShards:
         self.queryset = queryset.order_by("-id")
 
     def count(self) -> int:
-        return sum(
-            on_every_shard(lambda a: self.queryset.using(a).count()).results.values()
-        )
+        counts = on_every_shard(lambda a: owned_rows(self.queryset, a).count())
+        return sum(counts.results.values())
 
     def __getitem__(self, page: slice) -> list[Review]:
-        rows = on_every_shard(lambda a: list(self.queryset.using(a)[: page.stop]))
+        rows = on_every_shard(lambda a: list(owned_rows(self.queryset, a)[: page.stop]))
         newest_first = heapq.merge(*rows.results.values(), key=lambda r: -r.pk)
         return list(islice(newest_first, page.start or 0, page.stop))
 
@@ -66,6 +70,12 @@ class ShardedReviewAdmin(ReviewAdmin):
             # One page only: Django hands back the queryset itself.
             return AllShards(changelist.queryset)[0 : changelist.result_count]
         return list(changelist.result_list)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A review's id carries its product's logical shard: another product
+        # would mean another shard. Write a new review there instead.
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "product_id"] if obj is not None else fields
 
     def get_actions(self, request):
         # Bulk actions run one query on one database: pick a shard first.

@@ -4,14 +4,24 @@ Each shard runs in its own thread, with a timeout; a shard that fails or is
 late is reported, and the caller shows what the others returned.
 """
 
+import threading
+from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connections
 
+from . import shardmap
+
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="shard")
+# A shard that hangs keeps its threads until its queries end: at most this
+# many each, so that one hung shard never takes the pool from the others.
+MAX_IN_FLIGHT_PER_SHARD = 2
+_in_flight: Counter = Counter()
+_in_flight_lock = threading.Lock()
 
 
 @dataclass
@@ -22,7 +32,7 @@ class FanOut:
 
 def on_every_shard(query: Callable[[str], object], shards=None) -> FanOut:
     """``query(alias)`` on each shard, in parallel, within SHARD_TIMEOUT_SECONDS."""
-    shards = list(shards or settings.SHARDS)
+    shards = list(shards or shardmap.databases())
     outcome = FanOut()
     if any(connections[alias].in_atomic_block for alias in shards):
         # Other threads cannot see what this thread's transaction wrote:
@@ -30,7 +40,12 @@ def on_every_shard(query: Callable[[str], object], shards=None) -> FanOut:
         for alias in shards:
             _collect(outcome, alias, query)
         return outcome
-    futures = {_pool.submit(query, alias): alias for alias in shards}
+    futures = {}
+    for alias in shards:
+        if future := _submit(query, alias):
+            futures[future] = alias
+        else:
+            outcome.failed[alias] = "still busy with earlier queries"
     done, late = wait(futures, timeout=settings.SHARD_TIMEOUT_SECONDS)
     for future in done:
         alias = futures[future]
@@ -43,6 +58,37 @@ def on_every_shard(query: Callable[[str], object], shards=None) -> FanOut:
             f"no answer within {settings.SHARD_TIMEOUT_SECONDS} s"
         )
     return outcome
+
+
+def _submit(query, alias: str) -> Future | None:
+    with _in_flight_lock:
+        if _in_flight[alias] >= MAX_IN_FLIGHT_PER_SHARD:
+            return None
+        _in_flight[alias] += 1
+    # Connections are per thread: the caller's execute wrappers (the activity
+    # panel's) are installed on the worker's connection too.
+    wrappers = list(connections[alias].execute_wrappers)
+    future = _pool.submit(_in_worker, query, alias, wrappers)
+    future.add_done_callback(lambda _: _done(alias))
+    return future
+
+
+def _done(alias: str) -> None:
+    with _in_flight_lock:
+        _in_flight[alias] -= 1
+
+
+def _in_worker(query, alias: str, wrappers: list) -> object:
+    connection = connections[alias]
+    try:
+        with ExitStack() as stack:
+            for wrapper in wrappers:
+                stack.enter_context(connection.execute_wrapper(wrapper))
+            return query(alias)
+    finally:
+        # What a request's end does for its thread: no connection outlives
+        # CONN_MAX_AGE, or an error, in a pool thread either.
+        connection.close_if_unusable_or_obsolete()
 
 
 def _collect(outcome: FanOut, alias: str, query) -> None:

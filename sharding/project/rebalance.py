@@ -122,7 +122,7 @@ def run(moves: list[ShardMove], grace: float, say=print) -> None:
         say(f"  switched {len(switched)} logical shard(s); waiting {grace} s")
         time.sleep(grace)  # each process re-reads the map within this time
     for move in switched:
-        delete_source(move)
+        delete_source(move, say)
     say(f"  deleted {len(switched)} logical shard(s) from their old databases")
 
 
@@ -143,8 +143,7 @@ def fingerprint(alias: str, logical: int) -> tuple[int, str]:
     digest = hashlib.sha256()
     count = 0
     for r in source_rows(alias, logical).iterator():
-        row = (r.pk, r.product_id, r.author_id, r.rating, r.text, r.created.isoformat())
-        digest.update(repr(row).encode())
+        digest.update(repr(version(r)).encode())
         count += 1
     return count, digest.hexdigest()
 
@@ -183,10 +182,52 @@ def switch(move: ShardMove) -> None:
     shardmap.forget()
 
 
-def delete_source(move: ShardMove) -> None:
-    delete_rows(move.source, move.logical)
+def delete_source(move: ShardMove, say=print) -> None:
+    """Delete the moved rows from the source, after carrying over late writes.
+
+    A writer that read the map before the freeze may commit to the source
+    after the copy. In one transaction on the source (SQLite's IMMEDIATE
+    holds off its other writers; PostgreSQL's table lock does the same), rows
+    the target lacks or has older are copied across, then all are deleted.
+    Writers slower than the grace wait are still out of reach: keep the grace
+    above the longest write transaction.
+    """
+    with transaction.atomic(using=move.source):
+        lock_reviews(move.source)
+        carried = carry_late_writes(move)
+        delete_rows(move.source, move.logical)
+    if carried:
+        say(f"  carried {carried} late write(s) of logical shard {move.logical}")
     move.state = ShardMove.State.DONE
     move.save()
+
+
+def lock_reviews(alias: str) -> None:
+    connection = connections[alias]
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Review._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+
+
+def carry_late_writes(move: ShardMove) -> int:
+    """Copy to the target the source rows it lacks, or holds in another version."""
+    if fingerprint(move.source, move.logical) == (move.rows, move.checksum):
+        return 0  # nothing was written to the source since the verified copy
+    target = {r.pk: r for r in source_rows(move.target, move.logical).iterator()}
+    late = [
+        r
+        for r in source_rows(move.source, move.logical).iterator()
+        if r.pk not in target or version(r) != version(target[r.pk])
+    ]
+    with transaction.atomic(using=move.target):
+        Review.objects.using(move.target).filter(pk__in=[r.pk for r in late]).delete()
+        Review.objects.using(move.target).bulk_create(late)
+    return len(late)
+
+
+def version(r: Review) -> tuple:
+    return (r.pk, r.product_id, r.author_id, r.rating, r.text, r.created.isoformat())
 
 
 def delete_rows(alias: str, logical: int) -> None:

@@ -7,12 +7,14 @@ read the logical shard's row afresh, so none lands on a shard being moved.
 
 import threading
 import time
+from collections import defaultdict
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
-from django.db.models import Max
+from django.db.models import F, Max
 
-from .ids import shard_of
+from .ids import SEQUENCE_BITS, SHARD_BITS, shard_of
 from .shardkeys import logical_shard
 
 MAP_CHECK_SECONDS = 1.0
@@ -24,6 +26,11 @@ class NoShardInformation(LookupError):
 
 class ShardMoving(DatabaseError):
     """Writes to a logical shard wait while `rebalance` moves it."""
+
+
+class ShardMismatch(ValueError):
+    """A saved review whose product now hashes to another logical shard than
+    the one its id carries: saving would leave a copy on its old shard."""
 
 
 class _Cache:
@@ -52,11 +59,51 @@ def refresh(force: bool = False) -> None:
         return
     version = _map_version()
     if force or version != _cache.version:
-        rows = ShardMap.objects.using("default").values_list("logical", "alias")
+        rows = dict(ShardMap.objects.using("default").values_list("logical", "alias"))
+        check_configured(rows.values())
         with _cache.lock:
-            _cache.aliases = dict(rows)
+            _cache.aliases = rows
             _cache.version = version
     _cache.checked = now
+
+
+def check_configured(aliases) -> None:
+    """A map that names a database the settings lack would hide its reviews."""
+    if missing := sorted(set(aliases) - set(settings.DATABASES)):
+        raise ImproperlyConfigured(
+            f"The shard map sends logical shards to {', '.join(missing)}, which "
+            "DATABASES lacks: start with as many shards as the map has "
+            f"(SHARD_DATABASES={len(set(aliases))})."
+        )
+
+
+def databases() -> list[str]:
+    """The databases that hold logical shards, by the map (not the settings:
+    a database just added holds none until `rebalance` moves some there)."""
+    refresh()
+    return sorted(set(_cache.aliases.values()))
+
+
+def owned_by(alias: str) -> list[int]:
+    """The logical shards the map gives to ``alias``."""
+    refresh()
+    owned = defaultdict(list)
+    for logical, holder in _cache.aliases.items():
+        owned[holder].append(logical)
+    return sorted(owned[alias])
+
+
+def owned_rows(queryset, alias: str):
+    """The reviews of ``queryset`` on ``alias`` that the map says it holds.
+
+    A database may also hold rows it does not own: a copy `rebalance` is
+    making, or has not deleted yet. Reading every shard, they would show twice.
+    """
+    owned = owned_by(alias)
+    if len(owned) == settings.LOGICAL_SHARDS:
+        return queryset.using(alias)
+    logical = F("id").bitrightshift(SEQUENCE_BITS).bitand((1 << SHARD_BITS) - 1)
+    return queryset.using(alias).alias(logical=logical).filter(logical__in=owned)
 
 
 def alias_of(logical: int) -> str:
@@ -95,6 +142,8 @@ def shard_for(hints: dict, writing: bool = False) -> str:
     instance = hints.get("instance")
     product_id = hints.get("product_id", getattr(instance, "product_id", None))
     review_id = hints.get("review_id", getattr(instance, "pk", None))
+    if instance is not None:
+        check_same_logical_shard(instance)
     try:
         if product_id is not None:
             logical = logical_shard(int(product_id))
@@ -108,6 +157,19 @@ def shard_for(hints: dict, writing: bool = False) -> str:
             " by id (get(pk=...)), or name the shard with .using(shard)."
         ) from None
     return writable_alias(logical) if writing else alias_of(logical)
+
+
+def check_same_logical_shard(review) -> None:
+    """The logical shard of a review's id and of its product must agree."""
+    if review.pk is None or review.product_id is None:
+        return
+    by_id, by_product = shard_of(int(review.pk)), logical_shard(int(review.product_id))
+    if by_id != by_product:
+        raise ShardMismatch(
+            f"Review {review.pk} is kept with logical shard {by_id}; product "
+            f"{review.product_id} is on logical shard {by_product}. Moving a review "
+            "to another product means a new review there, and deleting this one."
+        )
 
 
 def initial_map(shards: list[str]) -> dict[int, str]:

@@ -1,6 +1,7 @@
 """The pages that read more than one shard, or must survive a moving one."""
 
 import heapq
+import re
 from itertools import islice
 
 from django.conf import settings
@@ -43,7 +44,7 @@ class LatestReviewsView(TemplateView):
         )
 
     def page_of(self, alias: str, before: int | None) -> list[Review]:
-        rows = Review.objects.using(alias).order_by("-id")
+        rows = shardmap.owned_rows(Review.objects.order_by("-id"), alias)
         if before is not None:
             rows = rows.filter(id__lt=before)
         return list(rows[: self.per_page])
@@ -53,7 +54,8 @@ def cursor(value: str | None) -> int | None:
     """The ``before`` cursor: a review id, or nothing for the first page."""
     if value in (None, ""):
         return None
-    if not value.isdigit() or len(value) > 19 or int(value) >= MAX_MS << 22:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not re.fullmatch(r"[0-9]{1,19}", value) or int(value) >= MAX_MS << 22:
         raise Http404("Not a review id.")
     return int(value)
 
@@ -89,7 +91,7 @@ class ShardsView(TemplateView):
 
     def get_context_data(self, **kwargs):
         fan = on_every_shard(
-            lambda alias: Review.objects.using(alias).aggregate(
+            lambda alias: shardmap.owned_rows(Review.objects, alias).aggregate(
                 reviews=Count("id"), rated=Count("rating"), total=Sum("rating")
             )
         )

@@ -76,7 +76,7 @@ class PageCostTests(TestCase):
                     self.client.get(url)
 
     def test_a_bad_cursor_is_a_404(self):
-        for cursor in ["abc", "-5", "99999999999999999999999", "1.5"]:
+        for cursor in ["abc", "-5", "99999999999999999999999", "1.5", "²", "١٢"]:
             with self.subTest(cursor=cursor):
                 response = self.client.get(
                     reverse("latest_reviews"), {"before": cursor}
@@ -146,3 +146,63 @@ class ParallelFanOutTests(TransactionTestCase):
             self.client.get(reverse("latest_reviews"))
         self.assertTrue(all(name.startswith("shard") for name in seen), seen)
         self.assertEqual(Product.objects.count(), 8)
+
+
+class ThreadedFanOutTests(TransactionTestCase):
+    """Outside a transaction the shards are asked from the pool's threads."""
+
+    databases = "__all__"
+
+    def setUp(self):
+        products = [make_product(f"P{n}") for n in range(8)]
+        for n in range(60):
+            make_review(products[n % 8], text=f"threaded {n}")
+
+    def test_each_shard_returns_at_most_one_page(self):
+        view = LatestReviewsView()
+        for alias in settings.SHARDS:
+            with self.subTest(alias=alias):
+                self.assertLessEqual(len(view.page_of(alias, None)), view.per_page)
+        self.assertGreater(len(stored_reviews()), 4 * view.per_page // 2)
+
+    def test_a_shard_failing_in_its_thread_degrades_the_page(self):
+        real = LatestReviewsView.page_of
+
+        def shard2_fails(self, alias, before):
+            if alias == "shard2":
+                raise OperationalError("disk I/O error")
+            return real(self, alias, before)
+
+        with mock.patch.object(LatestReviewsView, "page_of", shard2_fails):
+            response = self.client.get(reverse("latest_reviews"))
+        self.assertContains(response, "shard2 did not answer")
+        self.assertEqual(len(response.context["reviews"]), 20)
+
+    def test_a_hung_shard_does_not_take_the_pool_from_the_others(self):
+        import threading as t
+
+        release = t.Event()
+        self.addCleanup(release.set)
+        real = LatestReviewsView.page_of
+
+        def shard3_hangs(self, alias, before):
+            if alias == "shard3":
+                release.wait(30)
+            return real(self, alias, before)
+
+        with (
+            mock.patch.object(LatestReviewsView, "page_of", shard3_hangs),
+            override_settings(SHARD_TIMEOUT_SECONDS=0.2),
+        ):
+            for _ in range(10):  # more requests than the pool has threads
+                response = self.client.get(reverse("latest_reviews"))
+                self.assertContains(response, "shard3 did not answer")
+                self.assertEqual(set(response.context["failed"]), {"shard3"})
+        release.set()
+
+    def test_the_activity_panel_shows_the_queries_of_every_shard(self):
+        response = self.client.get(reverse("latest_reviews"))
+        panel = response.content.decode().split('<ol class="queries">')[1]
+        for alias in settings.SHARDS:
+            with self.subTest(alias=alias):
+                self.assertEqual(panel.count(f">{alias}</span>"), 1)  # its page

@@ -128,3 +128,51 @@ class NoShardMapTests(TestCase):
         self.addCleanup(shardmap.forget)
         with self.assertRaisesMessage(NoShardInformation, "setup_demo"):
             shardmap.alias_of(3)
+
+
+class RoutingRefusalsTests(TestCase):
+    """Where a query's shard cannot be told, or a save would split a review."""
+
+    databases = "__all__"
+
+    def test_reviews_of_two_products_combined_have_no_shard_hint(self):
+        from project.shardmap import NoShardInformation
+        from reviewsite.reviews.models import Review
+
+        a, b = make_product("A"), make_product("B")
+        either = Review.objects.filter(product_id=a.pk) | Review.objects.filter(
+            product_id=b.pk
+        )
+        with self.assertRaises(NoShardInformation):
+            list(either)
+        both = Review.objects.filter(product_id=a.pk) | Review.objects.filter(
+            product_id=a.pk
+        )
+        self.assertEqual(list(both), [])  # the same product: its shard
+
+    def test_a_review_cannot_be_saved_under_a_product_of_another_logical_shard(self):
+        from project.shardkeys import logical_shard
+        from project.shardmap import ShardMismatch
+        from reviewsite.reviews.models import Review
+
+        home = make_product("Home")
+        review = Review.objects.create(product_id=home.pk, text="Stays")
+        away = next(
+            p
+            for p in (make_product(f"Away {n}") for n in range(50))
+            if logical_shard(p.pk) != logical_shard(home.pk)
+        )
+        review.product_id = away.pk
+        with self.assertRaises(ShardMismatch):
+            review.save()
+
+    def test_a_map_naming_an_unknown_database_is_a_clear_error(self):
+        from django.core.exceptions import ImproperlyConfigured
+
+        from project import shardmap
+        from project.models import ShardMap
+
+        ShardMap.objects.filter(logical=7).update(alias="shard9", version=99)
+        shardmap.forget()
+        with self.assertRaisesMessage(ImproperlyConfigured, "shard9"):
+            shardmap.databases()
