@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
+from reviewsite.web import stitch as site
 from reviewsite.web.stitch import ReviewStats
 
 from .overlay import Overlay
@@ -40,7 +41,4 @@ def review_stats(product_ids) -> dict[int, ReviewStats]:
 
 
 def attach_stats(products):
-    stats = review_stats(p.pk for p in products)
-    for product in products:
-        product.stats = stats.get(product.pk, ReviewStats())
-    return products
+    return site.attach_stats(products, review_stats)

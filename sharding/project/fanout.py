@@ -32,7 +32,7 @@ class FanOut:
 
 def on_every_shard(query: Callable[[str], object], shards=None) -> FanOut:
     """``query(alias)`` on each shard, in parallel, within SHARD_TIMEOUT_SECONDS."""
-    shards = list(shards or shardmap.databases())
+    shards = shardmap.databases() if shards is None else list(shards)
     outcome = FanOut()
     if any(connections[alias].in_atomic_block for alias in shards):
         # Other threads cannot see what this thread's transaction wrote:

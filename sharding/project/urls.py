@@ -5,6 +5,8 @@ from reviewsite.web.urls import urlpatterns as site
 from . import views
 
 urlpatterns = [
+    path("", views.ProductListView.as_view(), name="products"),
+    path("products/<id:pk>/", views.ProductDetailView.as_view(), name="product"),
     path("reviews/", views.LatestReviewsView.as_view(), name="latest_reviews"),
     path("reviews/<id:pk>/", views.ReviewDetailView.as_view(), name="review"),
     path(

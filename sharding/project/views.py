@@ -5,6 +5,7 @@ import re
 from itertools import islice
 
 from django.conf import settings
+from django.contrib import messages
 from django.db.models import Count, Sum
 from django.http import Http404
 from django.template.response import TemplateResponse
@@ -14,7 +15,7 @@ from reviewsite.reviews.models import Review
 from reviewsite.web import views
 from reviewsite.web.stitch import attach_authors, attach_products
 
-from . import shardmap
+from . import shardmap, stitch
 from .fanout import on_every_shard
 from .ids import MAX_MS
 
@@ -58,6 +59,35 @@ def cursor(value: str | None) -> int | None:
     if not re.fullmatch(r"[0-9]{1,19}", value) or int(value) >= MAX_MS << 22:
         raise Http404("Not a review id.")
     return int(value)
+
+
+class Degrading:
+    """A page whose figures come from several shards: one that does not answer
+    leaves its reviews out, with a warning, instead of failing the page."""
+
+    stitch = stitch
+
+    def get_context_data(self, **kwargs):
+        token = stitch.unanswered.set({})
+        try:
+            context = super().get_context_data(**kwargs)
+            failed = stitch.unanswered.get()
+        finally:
+            stitch.unanswered.reset(token)
+        for alias, why in failed.items():
+            messages.warning(
+                self.request,
+                f"{alias} did not answer ({why}): its reviews are missing here.",
+            )
+        return context
+
+
+class ProductListView(Degrading, views.ProductListView):
+    pass
+
+
+class ProductDetailView(Degrading, views.ProductDetailView):
+    pass
 
 
 class ReviewDetailView(views.ReviewDetailView):

@@ -96,6 +96,24 @@ class PageCostTests(TestCase):
             any(home(r.product_id) == "shard2" for r in response.context["reviews"])
         )
 
+    def test_product_pages_lose_a_failed_shards_figures_not_the_page(self):
+        def broken(execute, sql, params, many, context):
+            raise OperationalError("disk I/O error")
+
+        on_shard2 = next(p for p in self.products if home(p.pk) == "shard2")
+        elsewhere = next(p for p in self.products if home(p.pk) != "shard2")
+        with connections["shard2"].execute_wrapper(broken):
+            listing = self.client.get(reverse("products"))
+            lost = self.client.get(reverse("product", args=[on_shard2.pk]))
+            fine = self.client.get(reverse("product", args=[elsewhere.pk]))
+        self.assertContains(listing, "shard2 did not answer")
+        counted = {p.pk: p.stats.count for p in listing.context["object_list"]}
+        self.assertEqual(counted[on_shard2.pk], 0)
+        self.assertGreater(counted[elsewhere.pk], 0)
+        self.assertContains(lost, "shard2 did not answer")
+        self.assertContains(lost, on_shard2.name)
+        self.assertNotContains(fine, "did not answer")
+
     def test_aggregates_combine_sums_and_counts_not_averages(self):
         ratings = [r[3] for r in stored_reviews() if r[3] is not None]
         per_shard = {}
