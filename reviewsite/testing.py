@@ -1,5 +1,6 @@
 """Test helpers every pattern project's tests use (imported by the tests)."""
 
+import unittest
 from decimal import Decimal
 
 from django.db import connections, router
@@ -55,3 +56,12 @@ def find_review(**where) -> Review:
     ]
     assert len(found) == 1, f"{len(found)} reviews match {where}"
     return found[0]
+
+
+# Tests that run the project's commands in other processes on scratch SQLite
+# files (SQLITE_DIR): with DATABASE_URL_* set, those would use the real
+# databases, so they run on SQLite only.
+on_sqlite_only = unittest.skipUnless(
+    all(connections[alias].vendor == "sqlite" for alias in connections),
+    "runs on scratch SQLite files in other processes",
+)

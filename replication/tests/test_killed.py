@@ -15,9 +15,12 @@ from pathlib import Path
 from django.conf import settings
 from django.test import SimpleTestCase
 
+from reviewsite.testing import on_sqlite_only
+
 PAIRS = "SELECT COUNT(*) FROM reviews_review WHERE text = 'pair'"
 
 
+@on_sqlite_only
 class KilledReplicateTests(SimpleTestCase):
     def manage(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen(

@@ -86,9 +86,9 @@ def _in_worker(query, alias: str, wrappers: list) -> object:
                 stack.enter_context(connection.execute_wrapper(wrapper))
             return query(alias)
     finally:
-        # What a request's end does for its thread: no connection outlives
-        # CONN_MAX_AGE, or an error, in a pool thread either.
-        connection.close_if_unusable_or_obsolete()
+        # No request cycle closes a pool thread's connection: close it here, or
+        # it stays open as long as the thread (PgBouncer makes connecting cheap).
+        connection.close()
 
 
 def _collect(outcome: FanOut, alias: str, query) -> None:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from project import ids
 from project.ids import MAX_MS, MAX_SEQUENCE, allocate, decode, encode
 from project.shardkeys import logical_shard
+from reviewsite.testing import on_sqlite_only
 
 # Computed once, then pinned: a change here would send every review to
 # another logical shard, and strand every review already written.
@@ -113,6 +114,7 @@ class AllocationTests(TransactionTestCase):
         self.assertEqual(len(set(issued)), len(issued))
 
 
+@on_sqlite_only
 class ProcessesTests(SimpleTestCase):
     def test_unique_across_processes(self):
         """Four processes allocate from one database file at the same time."""

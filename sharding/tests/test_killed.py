@@ -15,7 +15,10 @@ from pathlib import Path
 from django.conf import settings
 from django.test import SimpleTestCase
 
+from reviewsite.testing import on_sqlite_only
 
+
+@on_sqlite_only
 class KilledRebalanceTests(SimpleTestCase):
     def manage(self, *args: str, shards: int, **popen):
         env = {**os.environ, "SQLITE_DIR": self.scratch, "SHARD_DATABASES": str(shards)}
