@@ -5,6 +5,8 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
+from reviewsite.settings import read_only_uri
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup):
@@ -19,7 +21,7 @@ def django_db_setup(django_db_setup):
         if connection.vendor == "sqlite":
             names[alias] = connection.settings_dict["NAME"]
             connection.close()
-            connection.settings_dict["NAME"] = f"file:{names[alias]}?mode=ro"
+            connection.settings_dict["NAME"] = read_only_uri(names[alias])
     yield
     for alias, name in names.items():  # Django deletes the files by name
         connections[alias].close()

@@ -130,6 +130,13 @@ def sqlite_test_file(path: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"multidb-{run}-{project}-{Path(path).name}"
 
 
+def read_only_uri(path) -> str:
+    """A SQLite URI that opens ``path`` read-only: SQLite itself refuses every
+    write, and a missing file is an error, not a new empty database. Made
+    with as_uri(), so a path with "#", "?" or "%" in it stays one path."""
+    return Path(path).resolve().as_uri() + "?mode=ro"
+
+
 def sqlite_database(path: Path) -> dict:
     """One SQLite database file, set up for a web server's concurrent requests.
 

@@ -5,6 +5,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
+from reviewsite.settings import read_only_uri
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
@@ -15,7 +17,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
     connection = connections["snapshot"]
     name = connection.settings_dict["NAME"]
     connection.close()
-    connection.settings_dict["NAME"] = f"file:{name}?mode=ro"
+    connection.settings_dict["NAME"] = read_only_uri(name)
     yield
     connection.close()
     connection.settings_dict["NAME"] = name  # Django deletes the file by name

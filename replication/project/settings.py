@@ -15,7 +15,7 @@ def replica_database(alias: str, path: Path) -> dict:
         # Tests copy the primary into plain test files; the site opens
         # replicas read-only, so nothing but `replicate` can change them.
         replica["TEST"] = {"NAME": sqlite_test_file(replica["NAME"])}
-        replica["NAME"] = f"file:{replica['NAME']}?mode=ro"
+        replica["NAME"] = read_only_uri(replica["NAME"])
         # No WAL pragma: a read-only connection may not set the journal mode.
         replica["OPTIONS"] = {"timeout": 20}
     return replica

@@ -17,6 +17,7 @@ from .overlay import Overlay
 
 class OverlayAdmin(admin.ModelAdmin):
     show_full_result_count = False  # it would cost a second overlay count
+    show_facets = admin.ShowFacets.NEVER  # counted by SQL: the local rows only
 
     def get_list_display(self, request):
         return [*super().get_list_display(request), "source"]

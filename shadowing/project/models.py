@@ -6,6 +6,9 @@ class Tombstone(models.Model):
 
     model = models.CharField(max_length=100)  # "app_label.model_name"
     object_id = models.BigIntegerField()
+    # Set when the row went with another one ("products.product 7": a review
+    # of a deleted product), so that resetting that model brings it back too.
+    cause = models.CharField(max_length=120, blank=True)
 
     class Meta:
         constraints = [

@@ -7,9 +7,6 @@ longer matches a filter hides its snapshot row all the same: a snapshot row is
 hidden as soon as its key has a local row or a tombstone.
 """
 
-from contextlib import contextmanager
-from contextvars import ContextVar
-
 from django.conf import settings
 from django.db import connections
 from django.db.models import Model, Q
@@ -17,7 +14,6 @@ from django.db.models import Model, Q
 from .models import Tombstone
 
 LOCAL, SNAPSHOT = "default", "snapshot"
-_resetting = ContextVar("resetting", default=False)
 
 
 def mode(model) -> str:
@@ -84,7 +80,11 @@ class Overlay:
             if not rows:
                 raise IndexError(index)
             return rows[0]
+        if index.step is not None:
+            raise TypeError("The overlay takes slices without a step.")
         start, stop = index.start or 0, index.stop
+        if start < 0 or (stop is not None and stop < 0):
+            raise ValueError("Negative indexing is not supported.")  # as a queryset
         rows = [*self._fetch(self.local(), stop), *self._fetch(self.snapshot(), stop)]
         return order(rows, self.ordering)[start:stop]
 
@@ -112,6 +112,9 @@ class Overlay:
 
 def order(rows: list[Model], ordering: list[str]) -> list[Model]:
     """Sort as SQLite does: by each field in turn, NULLs first when ascending."""
+    if not all(isinstance(field, str) and field.lstrip("-").isidentifier()
+               for field in ordering):  # fmt: skip
+        raise TypeError(f"The overlay orders by field names only, not {ordering}.")
     for field in reversed(ordering):
         name = field.lstrip("-")
         name = "pk" if name == "id" else name
@@ -142,29 +145,21 @@ def shadowed_keys(model) -> list[int]:
 def leave_tombstone(sender, instance, using, **kwargs) -> None:
     """post_delete: a deleted row of an augmented model stays deleted, also the
     snapshot's copy of it; so do the snapshot reviews of a deleted product."""
-    if mode(sender) != "augmented" or using != LOCAL or _resetting.get():
+    if mode(sender) != "augmented" or using != LOCAL:
         return
     bury(sender, [instance.pk])
     if sender._meta.label_lower == "products.product":
         from reviewsite.reviews.models import Review
 
         reviews = Overlay(Review).filter(product_id=instance.pk)
-        bury(Review, [review.pk for review in reviews])
+        cause = f"products.product {instance.pk}"
+        bury(Review, [review.pk for review in reviews], cause=cause)
 
 
-@contextmanager
-def forgetting_deletions():
-    """Deletes inside this block drop local rows without leaving tombstones."""
-    token = _resetting.set(True)
-    try:
-        yield
-    finally:
-        _resetting.reset(token)
-
-
-def bury(model, keys) -> None:
+def bury(model, keys, cause: str = "") -> None:
+    label = model._meta.label_lower
     Tombstone.objects.using(LOCAL).bulk_create(
-        [Tombstone(model=model._meta.label_lower, object_id=key) for key in keys],
+        [Tombstone(model=label, object_id=key, cause=cause) for key in keys],
         ignore_conflicts=True,
     )
 

@@ -13,7 +13,7 @@ def read_only(alias: str, path: Path) -> dict:
     snapshot = database(alias, path)
     if snapshot["ENGINE"].endswith("sqlite3"):
         snapshot["TEST"] = {"NAME": sqlite_test_file(snapshot["NAME"])}
-        snapshot["NAME"] = f"file:{snapshot['NAME']}?mode=ro"
+        snapshot["NAME"] = read_only_uri(snapshot["NAME"])
         snapshot["OPTIONS"] = {"timeout": 20}  # a read-only connection sets no WAL
     return snapshot
 

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from project.management.commands.take_snapshot import sqlite_file
 from project.models import Tombstone
 from project.overlay import Overlay
 from reviewsite.products.models import Product
@@ -71,6 +72,22 @@ class TakeSnapshotTests(SnapshotTestCase):
             run("take_snapshot")
         self.assertEqual(snapshot_sha256(), before)  # the old snapshot stays
 
+    def test_the_same_production_and_seed_give_the_same_file(self):
+        self.make_people()
+        run("take_snapshot", "--seed", "1")
+        first = snapshot_sha256()
+        run("take_snapshot", "--seed", "1")
+        self.assertEqual(snapshot_sha256(), first)
+        folder = sqlite_file("snapshot").parent
+        self.assertEqual(list(folder.glob("*.draft")), [])  # no copy left behind
+
+    def test_no_personal_data_is_left_anywhere_in_the_file(self):
+        self.make_people()
+        run("take_snapshot")
+        data = sqlite_file("snapshot").read_bytes()
+        for value in [b"@mail.example", b"Lovelace", b"pbkdf2_sha256$1$salt"]:
+            self.assertNotIn(value, data)  # not in a row, nor in a free page
+
     def test_a_production_key_in_the_local_range_stops_the_snapshot(self):
         before = snapshot_sha256()
         top = Product.objects.using("production").order_by("-pk")[0].pk
@@ -111,12 +128,35 @@ class StatusAndResetTests(SnapshotTestCase):
         self.assertFalse(Tombstone.objects.exists())
         self.assertEqual(raw_count("default", Product), 0)
 
+    def test_resetting_products_leaves_local_reviews_alone(self):
+        product = Overlay(Product).get(name="Snap 0")
+        product.price = Decimal("7.00")
+        product.save()
+        Review.objects.create(product_id=product.pk, text="Mine")
+        run("shadow_reset", "Products.Product")
+        self.assertEqual(raw_count("default", Product), 0)
+        self.assertEqual(raw_count("default", Review, text="Mine"), 1)
+
+    def test_resetting_products_brings_back_the_reviews_of_a_deleted_one(self):
+        product = Overlay(Product).get(name="Snap 1")
+        key = product.pk
+        product.delete()
+        self.assertFalse(Overlay(Review).filter(product_id=key).exists())
+        run("shadow_reset", "products.product")
+        self.assertEqual(Overlay(Review).filter(product_id=key).count(), 2)
+        self.assertFalse(Tombstone.objects.exists())
+
     def test_reset_refuses_an_unknown_model(self):
         with self.assertRaisesMessage(CommandError, "Unknown model(s) shop.thing"):
             run("shadow_reset", "shop.thing")
 
 
 class SetupDemoTests(SnapshotTestCase):
+    def test_an_empty_production_is_fine(self):
+        out = run("setup_demo", "--flush", "--products", "0", "--reviews", "0")
+        self.assertIn("Local changes: added Acme Prototype Kettle", out)
+        self.assertEqual(Overlay(Review).count(), 1)
+
     def test_builds_production_a_snapshot_and_local_changes(self):
         out = run("setup_demo", "--flush", "--products", "5", "--reviews", "30")
         self.assertEqual(raw_count("production", Review), 30)

@@ -70,6 +70,25 @@ class OverlayTests(SnapshotTestCase):
         self.assertFalse(Product.objects.using("snapshot").filter(pk=added.pk).exists())
         self.assertEqual(Overlay(Product).count(), 7)
 
+    def test_what_the_overlay_cannot_do_it_refuses(self):
+        from django.db.models import F
+
+        with self.assertRaises(ValueError):
+            Overlay(Product)[-2:]
+        with self.assertRaises(TypeError):
+            Overlay(Product)[::2]
+        for ordering in ["?", F("price").asc(nulls_last=True)]:
+            with self.subTest(ordering=ordering), self.assertRaises(TypeError):
+                list(Overlay(Product).order_by(ordering))
+
+    def test_the_snapshot_is_opened_read_only_by_the_settings(self):
+        from pathlib import Path
+
+        from project.settings import read_only
+
+        name = read_only("snapshot", Path("/tmp/a#b?c/snapshot.sqlite3"))["NAME"]
+        self.assertEqual(name, "file:///tmp/a%23b%3Fc/snapshot.sqlite3?mode=ro")
+
     @override_settings(SHADOW_MODELS={"products.product": "replaced"})
     def test_a_replaced_model_shows_local_rows_only(self):
         Product.objects.create(name="Redesigned", price=Decimal("5"))

@@ -17,6 +17,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('model', models.CharField(max_length=100)),
                 ('object_id', models.BigIntegerField()),
+                ('cause', models.CharField(blank=True, max_length=120)),
             ],
             options={
                 'constraints': [models.UniqueConstraint(fields=('model', 'object_id'), name='one_tombstone')],

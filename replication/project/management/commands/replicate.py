@@ -9,7 +9,7 @@ Killed midway, a replica keeps its previous copy.
 import sqlite3
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from project.models import Heartbeat
 from project.replicas import PRIMARY
+from reviewsite.settings import read_only_uri
 
 
 def sqlite_file(alias: str) -> Path:
@@ -29,7 +30,7 @@ def sqlite_file(alias: str) -> Path:
             "(PostgreSQL streaming replication); `replicate` is not needed."
         )
     name = str(settings_dict["NAME"])
-    return Path(urlparse(name).path if name.startswith("file:") else name)
+    return Path(unquote(urlparse(name).path) if name.startswith("file:") else name)
 
 
 def positive_seconds(value: str) -> float:
@@ -121,7 +122,7 @@ def check_readable(primary: Path) -> None:
 
 def open_read_only(path: Path) -> sqlite3.Connection:
     """Read-only, and an error if missing: never a new, empty primary to copy."""
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=20)
+    return sqlite3.connect(read_only_uri(path), uri=True, timeout=20)
 
 
 def backup(primary: Path, replica: Path) -> None:

@@ -43,15 +43,22 @@ class Command(SetupDemo):
             self.make_local_changes()
 
     def make_local_changes(self) -> None:
-        """An edit, an addition and a deletion over the snapshot, to look at."""
-        edited = Overlay(Product).order_by("pk")[0]
-        edited.price = (edited.price * Decimal("0.8")).quantize(Decimal("0.01"))
-        edited.name += " (on sale)"
-        edited.save()  # copy-on-write: now a local row overrides the snapshot's
+        """An edit, an addition and a deletion over the snapshot, to look at,
+        on the first page of the product list (it is sorted by name)."""
+        changes = []
+        if doomed := Overlay(Review).order_by("pk")[:1]:
+            doomed[0].delete()  # leaves a tombstone
+            changes.append("deleted one review")
+        if first := Overlay(Product)[:1]:
+            edited = first[0]
+            edited.price = (edited.price * Decimal("0.8")).quantize(Decimal("0.01"))
+            edited.name += " (on sale)"
+            edited.save()  # copy-on-write: now a local row overrides the snapshot's
+            changes.append(f"edited {edited}")
         added = Product.objects.create(
-            name="Prototype Kettle", price=Decimal("42.00"),
+            name="Acme Prototype Kettle", price=Decimal("42.00"),
             description="Only in the local database.",
         )  # fmt: skip
         Review.objects.create(product_id=added.pk, rating=5, text="Local test review.")
-        Overlay(Review).order_by("pk")[0].delete()  # leaves a tombstone
-        self.step(f"Local changes: edited {edited}, added {added}, deleted one review")
+        changes.append(f"added {added}")
+        self.step(f"Local changes: {', '.join(changes)}")

@@ -8,12 +8,13 @@ rename: the site reads the old snapshot or the new one, never a half-done one.
 import hashlib
 import os
 import sqlite3
+import tempfile
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from django.apps import apps
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from faker import Faker
@@ -26,7 +27,7 @@ def sqlite_file(alias: str) -> Path:
             f"{alias} is not SQLite: use your engine's dump and restore."
         )
     name = str(settings_dict["NAME"])
-    return Path(urlparse(name).path if name.startswith("file:") else name)
+    return Path(unquote(urlparse(name).path) if name.startswith("file:") else name)
 
 
 class Command(BaseCommand):
@@ -43,20 +44,22 @@ class Command(BaseCommand):
             raise CommandError(
                 f"No production database at {production}: run setup_demo."
             )
-        draft = snapshot.with_name(snapshot.name + ".draft")
-        draft.unlink(missing_ok=True)
-        copy(production, draft)
+        # A draft of this run's own (two runs never share one), beside the
+        # snapshot so that the rename is atomic, and gone whatever happens.
+        fd, name = tempfile.mkstemp(".draft", snapshot.name + ".", snapshot.parent)
+        os.close(fd)
+        draft = Path(name)
         try:
+            copy(production, draft)
             users = anonymize(draft, seed)
             check_no_email_left(production, draft)
             check_keys_below_local_range(draft)
-        except BaseException:
+            connections["snapshot"].close()
+            for sidecar in snapshot.parent.glob(snapshot.name + "-*"):
+                sidecar.unlink(missing_ok=True)
+            os.replace(draft, snapshot)
+        finally:
             draft.unlink(missing_ok=True)
-            raise
-        connections["snapshot"].close()
-        for sidecar in snapshot.parent.glob(snapshot.name + "-*"):
-            sidecar.unlink()
-        os.replace(draft, snapshot)
         digest = hashlib.sha256(snapshot.read_bytes()).hexdigest()[:16]
         self.stdout.write(
             f"Snapshot taken: {users} users anonymized, no original email left "
@@ -74,11 +77,13 @@ def copy(source: Path, target: Path) -> None:
 
 
 def anonymize(path: Path, seed: int) -> int:
-    """Names and emails made up (the same for the same seed), passwords unusable,
-    sessions and the admin's log dropped."""
+    """Names and emails made up, passwords unusable, sessions and the admin's
+    log dropped; then the file rebuilt, so that no old value is left in a free
+    page. The same production and seed give the same file, byte for byte."""
     fake = Faker("en_US")
     fake.seed_instance(seed)
     with sqlite3.connect(path) as db:
+        db.execute("PRAGMA secure_delete = ON")  # overwrite what is deleted
         ids = [row[0] for row in db.execute("SELECT id FROM auth_user ORDER BY id")]
         for user_id in ids:
             db.execute(
@@ -89,29 +94,27 @@ def anonymize(path: Path, seed: int) -> int:
                     f"reviewer{user_id}@example.invalid",
                     fake.first_name(),
                     fake.last_name(),
-                    make_password(None),
+                    UNUSABLE_PASSWORD_PREFIX + fake.pystr(40, 40),  # as Django's
                     user_id,
                 ],
             )
         db.execute("DELETE FROM django_session")
         db.execute("DELETE FROM django_admin_log")
+    db.execute("VACUUM")  # outside the transaction: a fresh file, live rows only
     db.close()
     return len(ids)
 
 
 def check_no_email_left(production: Path, snapshot: Path) -> None:
-    """Refuse the copy if any email of production is left anywhere in auth_user."""
+    """Refuse the copy if any email of production is left anywhere in its file
+    (any table, any page, free or not)."""
     with sqlite3.connect(production) as prod:
         emails = {
             row[0] for row in prod.execute("SELECT email FROM auth_user") if row[0]
         }
     prod.close()
-    with sqlite3.connect(snapshot) as snap:
-        rows = snap.execute(
-            "SELECT username, email, first_name, last_name FROM auth_user"
-        )
-        left = emails & {value for row in rows for value in row}
-    snap.close()
+    data = snapshot.read_bytes()
+    left = {email for email in emails if email.encode() in data}
     if left:
         raise CommandError(f"{len(left)} original email(s) remain in the snapshot.")
 
