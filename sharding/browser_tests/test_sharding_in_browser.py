@@ -6,7 +6,7 @@ from django.conf import settings
 from reviewsite.browser_tests.test_site_in_browser import BrowserTestCase
 from reviewsite.chromium import screenshot_on_failure
 from reviewsite.testing import make_product, make_review
-from tests.helpers import home, stored_reviews
+from tests.helpers import home, newest, stored_reviews
 
 
 class CursorPagesInBrowserTests(BrowserTestCase):
@@ -15,7 +15,7 @@ class CursorPagesInBrowserTests(BrowserTestCase):
         for n in range(53):  # three pages of 20, the last one short
             make_review(products[n * 5 % 8], text=f"Review number {n}")
         self.assertGreater(len({home(p.pk) for p in products}), 1)
-        oracle = [row[0] for row in sorted(stored_reviews(), reverse=True)]
+        oracle = [r[0] for r in sorted(stored_reviews(), key=newest, reverse=True)]
         page, seen, pages = self.page, [], 0
         with screenshot_on_failure(page, self.id()):
             page.goto(self.url("/reviews/"))

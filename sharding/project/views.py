@@ -2,11 +2,12 @@
 
 import heapq
 import re
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.views.generic import TemplateView
@@ -23,8 +24,11 @@ from .ids import MAX_MS
 class LatestReviewsView(TemplateView):
     """The newest reviews of all shards, a page at a time, by cursor.
 
-    Each shard returns at most one page of rows older than the cursor (an
-    index range scan), merged newest first: page 500 costs what page 1 costs.
+    Newest by ``created``, then id (as ``Review.Meta.ordering``): ids carry the
+    time a row was written, which for imported or backdated reviews is not
+    when they were created. Each shard returns at most one page of rows older
+    than the cursor (a range scan of the (created, id) index), merged newest
+    first: page 500 costs what page 1 costs.
     """
 
     template_name = "sharding/latest_reviews.html"
@@ -33,32 +37,56 @@ class LatestReviewsView(TemplateView):
     def get_context_data(self, **kwargs):
         before = cursor(self.request.GET.get("before"))
         fan = on_every_shard(lambda alias: self.page_of(alias, before))
-        newest_first = heapq.merge(*fan.results.values(), key=lambda r: -r.pk)
+        newest_first = heapq.merge(*fan.results.values(), key=position, reverse=True)
         reviews = list(islice(newest_first, self.per_page))
         attach_authors(attach_products(reviews))
         more = len(reviews) == self.per_page
         return super().get_context_data(
             reviews=reviews,
-            next_cursor=reviews[-1].pk if more else None,
+            next_cursor=cursor_after(reviews[-1]) if more else None,
             failed=fan.failed,
             **kwargs,
         )
 
-    def page_of(self, alias: str, before: int | None) -> list[Review]:
-        rows = shardmap.owned_rows(Review.objects.order_by("-id"), alias)
+    def page_of(self, alias: str, before: tuple | None) -> list[Review]:
+        rows = shardmap.owned_rows(Review.objects.order_by("-created", "-id"), alias)
         if before is not None:
-            rows = rows.filter(id__lt=before)
+            created, review_id = before
+            rows = rows.filter(
+                # created <= ... alone is what lets the index do a range scan.
+                Q(created__lte=created),
+                Q(created__lt=created) | Q(created=created, id__lt=review_id),
+            )
         return list(rows[: self.per_page])
 
 
-def cursor(value: str | None) -> int | None:
-    """The ``before`` cursor: a review id, or nothing for the first page."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def position(review: Review) -> tuple:
+    return review.created, review.pk
+
+
+def cursor_after(review: Review) -> str:
+    """The last row of a page, as ``<microseconds since 1970>_<id>``."""
+    return f"{(review.created - EPOCH) // timedelta(microseconds=1)}_{review.pk}"
+
+
+def cursor(value: str | None) -> tuple | None:
+    """The ``before`` cursor, or nothing for the first page."""
     if value in (None, ""):
         return None
     # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
-    if not re.fullmatch(r"[0-9]{1,19}", value) or int(value) >= MAX_MS << 22:
-        raise Http404("Not a review id.")
-    return int(value)
+    if not (match := re.fullmatch(r"([0-9]{1,17})_([0-9]{1,19})", value)):
+        raise Http404("Not a cursor.")
+    microseconds, review_id = map(int, match.groups())
+    try:
+        created = EPOCH + timedelta(microseconds=microseconds)
+    except OverflowError:
+        raise Http404("Not a cursor.") from None
+    if review_id >= MAX_MS << 22:
+        raise Http404("Not a cursor.")
+    return created, review_id
 
 
 class Degrading:

@@ -16,6 +16,11 @@ def where_is(**where) -> list[str]:
     return [alias for alias in settings.SHARDS if raw_count(alias, Review, **where)]
 
 
+def newest(row: tuple) -> tuple:
+    """The order of the latest reviews, for a row of stored_reviews()."""
+    return row[5], row[0]  # created, id
+
+
 def stored_reviews() -> list[tuple]:
     """Every review on every shard, as plain tuples, sorted: for comparisons."""
     rows = []
