@@ -14,7 +14,7 @@ ADDR ?= 127.0.0.1:8000
 PYENV_PATH := $(shell command -v pyenv >/dev/null 2>&1 && \
   for v in $$(pyenv versions --bare); do printf ':%s' "$$(pyenv root)/versions/$$v/bin"; done)
 
-.PHONY: demo test install lint format clean slides slides-pdf
+.PHONY: demo check-pattern test install lint format clean slides slides-pdf
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,11 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 
 install: $(BIN)/.installed
 
-demo: install
+check-pattern:
 	@case " $(PATTERNS) " in *" $(PATTERN) "*) ;; \
 	  *) echo "PATTERN must be one of: $(PATTERNS)" >&2; exit 2;; esac
+
+demo: check-pattern install
 	cd $(PATTERN) && ../$(BIN)/python manage.py setup_demo
 	@# Replication on SQLite: a background `replicate` plays the replication stream.
 	cd $(PATTERN) && if [ "$(PATTERN)" = replication ]; then \
