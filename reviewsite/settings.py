@@ -137,6 +137,20 @@ def read_only_uri(path) -> str:
     return Path(path).resolve().as_uri() + "?mode=ro"
 
 
+def read_only_database(alias: str, path: Path) -> dict:
+    """An alias the site only reads (a replica, a snapshot): on SQLite, opened
+    read-only by SQLite itself, so that no code can write it, and an error,
+    not a new empty file, if it is missing. Tests copy data into a plain test
+    file, which conftest.py then reopens read-only too."""
+    settings_dict = database(alias, path)
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        settings_dict["TEST"] = {"NAME": sqlite_test_file(settings_dict["NAME"])}
+        settings_dict["NAME"] = read_only_uri(settings_dict["NAME"])
+        # No WAL pragma: a read-only connection may not set the journal mode.
+        settings_dict["OPTIONS"] = {"timeout": 20}
+    return settings_dict
+
+
 def sqlite_database(path: Path) -> dict:
     """One SQLite database file, set up for a web server's concurrent requests.
 

@@ -8,25 +8,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PATTERN_NAME = "2. Replication"
 
 
-def replica_database(alias: str, path: Path) -> dict:
-    """A read replica: read-only, and an error (not a new empty file) if missing."""
-    replica = database(alias, path)
-    if replica["ENGINE"].endswith("sqlite3"):
-        # Tests copy the primary into plain test files; the site opens
-        # replicas read-only, so nothing but `replicate` can change them.
-        replica["TEST"] = {"NAME": sqlite_test_file(replica["NAME"])}
-        replica["NAME"] = read_only_uri(replica["NAME"])
-        # No WAL pragma: a read-only connection may not set the journal mode.
-        replica["OPTIONS"] = {"timeout": 20}
-    return replica
-
-
 DATABASES = {
     # The primary. It is Django's ``default``, so that every tool without a
     # --database option (createsuperuser, dbshell, the test runner) uses it.
     "default": database("default", BASE_DIR / "primary.sqlite3"),
-    "replica1": replica_database("replica1", BASE_DIR / "replica1.sqlite3"),
-    "replica2": replica_database("replica2", BASE_DIR / "replica2.sqlite3"),
+    "replica1": read_only_database("replica1", BASE_DIR / "replica1.sqlite3"),
+    "replica2": read_only_database("replica2", BASE_DIR / "replica2.sqlite3"),
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, even in tests: `replicate` copies it.

@@ -8,22 +8,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PATTERN_NAME = "4. Shadowing"
 
 
-def read_only(alias: str, path: Path) -> dict:
-    """The snapshot: opened read-only by SQLite itself, so no code can write it."""
-    snapshot = database(alias, path)
-    if snapshot["ENGINE"].endswith("sqlite3"):
-        snapshot["TEST"] = {"NAME": sqlite_test_file(snapshot["NAME"])}
-        snapshot["NAME"] = read_only_uri(snapshot["NAME"])
-        snapshot["OPTIONS"] = {"timeout": 20}  # a read-only connection sets no WAL
-    return snapshot
-
-
 DATABASES = {
     # Local and writable: your changes, and everything that is only yours
     # (sessions, the admin's log, your own account).
     "default": database("default", BASE_DIR / "local.sqlite3"),
     # A copy of production taken by `take_snapshot`, anonymized, read-only.
-    "snapshot": read_only("snapshot", BASE_DIR / "snapshot.sqlite3"),
+    "snapshot": read_only_database("snapshot", BASE_DIR / "snapshot.sqlite3"),
     # The demo's stand-in for the live site. The site never reads it.
     "production": database("production", BASE_DIR / "production.sqlite3"),
 }

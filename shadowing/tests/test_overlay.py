@@ -84,9 +84,10 @@ class OverlayTests(SnapshotTestCase):
     def test_the_snapshot_is_opened_read_only_by_the_settings(self):
         from pathlib import Path
 
-        from project.settings import read_only
+        from reviewsite.settings import read_only_database
 
-        name = read_only("snapshot", Path("/tmp/a#b?c/snapshot.sqlite3"))["NAME"]
+        path = Path("/tmp/a#b?c/snapshot.sqlite3")
+        name = read_only_database("snapshot", path)["NAME"]
         self.assertEqual(name, "file:///tmp/a%23b%3Fc/snapshot.sqlite3?mode=ro")
 
     @override_settings(SHADOW_MODELS={"products.product": "replaced"})
