@@ -97,7 +97,7 @@ status() {
 
 env_lines() {
   local url=postgres://postgres@127.0.0.1
-  echo "export DATABASE_URL_PRIMARY=$url:$PRIMARY_PORT/multidb_replication"
+  echo "export DATABASE_URL_DEFAULT=$url:$PRIMARY_PORT/multidb_replication"
   echo "export DATABASE_URL_REPLICA1=$url:$REPLICA1_PORT/multidb_replication"
   echo "export DATABASE_URL_REPLICA2=$url:$REPLICA2_PORT/multidb_replication"
 }

@@ -64,7 +64,38 @@ def health(alias: str, fresh: bool = False) -> Health:
 
 
 def lag_of(alias: str) -> float | None:
-    """Seconds since the replica's copy was taken, from its heartbeat row."""
+    """Seconds the replica is behind the primary."""
+    from django.db import connections
+
+    if connections[alias].vendor == "postgresql":
+        return standby_lag(alias)
+    return copy_age(alias)
+
+
+# A standby that has replayed all it received is caught up; otherwise it is
+# as far behind as the last transaction it replayed (pg_stat_replication on
+# the primary says the same, but a standby can answer for itself).
+STANDBY_LAG = """
+    SELECT CASE
+        WHEN NOT pg_is_in_recovery() THEN NULL
+        WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+        ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())
+    END
+"""
+
+
+def standby_lag(alias: str) -> float | None:
+    """A PostgreSQL hot standby's replay lag; None if it is no standby."""
+    from django.db import connections
+
+    with connections[alias].cursor() as cursor:
+        cursor.execute(STANDBY_LAG)
+        (lag,) = cursor.fetchone()
+    return None if lag is None else max(0.0, float(lag))
+
+
+def copy_age(alias: str) -> float | None:
+    """SQLite: seconds since the replica's copy was taken, from its heartbeat."""
     from .models import Heartbeat
 
     beat = Heartbeat.objects.using(alias).values_list("beat", flat=True).first()

@@ -20,6 +20,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {
         "NAME": sqlite_test_file(DATABASES["default"]["NAME"])
     }
+else:
+    for alias in ["replica1", "replica2"]:
+        # Real standbys replicate the whole server: the test database created
+        # on the primary reaches them by replication, as everything does.
+        DATABASES[alias]["TEST"] = {"MIRROR": "default"}
 
 DATABASE_ROUTERS = ["project.router.PrimaryReplicaRouter"]
 REPLICAS = ["replica1", "replica2"]

@@ -4,7 +4,7 @@ from django.core.management import call_command
 from django.test import TransactionTestCase
 
 from reviewsite.reviews.models import Review
-from reviewsite.testing import raw_count
+from reviewsite.testing import on_sqlite_only, raw_count
 
 ALL = {"default", "replica1", "replica2"}
 REPLICAS = ["replica1", "replica2"]
@@ -18,6 +18,7 @@ def reviews_on(alias: str, **where) -> int:
     return raw_count(alias, Review, **where)
 
 
+@on_sqlite_only  # `replicate` plays replication; real standbys: test_standbys
 class ReplicatedTestCase(TransactionTestCase):
     """Committed data, and replicas copied from the primary before each test."""
 

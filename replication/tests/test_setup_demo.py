@@ -8,7 +8,7 @@ from django.test import SimpleTestCase, TransactionTestCase
 
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
-from reviewsite.testing import raw_count
+from reviewsite.testing import on_sqlite_only, raw_count
 
 from .helpers import ALL, REPLICAS
 
@@ -21,6 +21,7 @@ def setup_demo(*args):
     return out.getvalue()
 
 
+@on_sqlite_only  # copies with `replicate`
 class SetupDemoTests(TransactionTestCase):
     databases = ALL
 
