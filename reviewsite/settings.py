@@ -148,6 +148,11 @@ def read_only_database(alias: str, path: Path) -> dict:
         settings_dict["NAME"] = read_only_uri(settings_dict["NAME"])
         # No WAL pragma: a read-only connection may not set the journal mode.
         settings_dict["OPTIONS"] = {"timeout": 20}
+    elif settings_dict["ENGINE"].endswith("postgresql"):
+        # Every transaction of the session read-only: a write is refused. (A
+        # role with SELECT only is stronger: a session cannot SET it back.)
+        options = settings_dict.setdefault("OPTIONS", {})
+        options["options"] = "-c default_transaction_read_only=on"
     return settings_dict
 
 

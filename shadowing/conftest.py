@@ -2,22 +2,35 @@
 shared site tests included."""
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
 from reviewsite.settings import read_only_uri
 
+SNAPSHOT = settings.DATABASES["snapshot"]["NAME"]  # before the test run renames it
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """The snapshot test database is a copy of production's, opened read-only,
-    as the site opens the real one."""
+    as the site opens the real one. On SQLite take_snapshot replaces the test
+    file; on PostgreSQL it makes the test database, which the run then drops."""
+    connection = connections["snapshot"]
+    if connection.vendor == "postgresql":
+        connection.settings_dict["NAME"] = f"test_{SNAPSHOT}"
     with django_db_blocker.unblock():
         call_command("take_snapshot", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    connection = connections["snapshot"]
     name = connection.settings_dict["NAME"]
     connection.close()
-    connection.settings_dict["NAME"] = read_only_uri(name)
+    if connection.vendor == "sqlite":
+        connection.settings_dict["NAME"] = read_only_uri(name)
     yield
     connection.close()
-    connection.settings_dict["NAME"] = name  # Django deletes the file by name
+    if connection.vendor == "sqlite":
+        connection.settings_dict["NAME"] = name  # Django deletes the file by name
+    else:
+        from project.pg_snapshot import quote, run_on_server
+
+        with django_db_blocker.unblock():
+            run_on_server(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")

@@ -8,8 +8,9 @@ hidden as soon as its key has a local row or a tombstone.
 """
 
 from django.conf import settings
-from django.db import connections
-from django.db.models import Model, Q
+from django.db import connections, models
+from django.db.models import F, Model, Q
+from django.db.models.functions import Collate
 
 from .models import Tombstone
 
@@ -90,7 +91,8 @@ class Overlay:
 
     def _fetch(self, queryset, stop) -> list[Model]:
         """At most ``stop`` rows of one side, in the overlay's order, marked."""
-        rows = list(queryset.order_by(*self.ordering)[:stop])
+        ordering = as_python_sorts(self.model, self.ordering, queryset.db)
+        rows = list(queryset.order_by(*ordering)[:stop])
         for row in rows:
             row.shadow_source = "local" if row._state.db == LOCAL else "snapshot"
         return rows
@@ -110,11 +112,36 @@ class Overlay:
         return {row.pk: row for row in self.filter(pk__in=keys)} if keys else {}
 
 
-def order(rows: list[Model], ordering: list[str]) -> list[Model]:
-    """Sort as SQLite does: by each field in turn, NULLs first when ascending."""
+def as_python_sorts(model, ordering: list[str], alias: str) -> list:
+    """The ordering as each database must apply it for order() to merge the
+    two sides: NULLs first when ascending (SQLite's way; PostgreSQL's is the
+    reverse), and text by code point (PostgreSQL's collation may not be)."""
+    check_ordering(ordering)
+    text = {models.CharField, models.TextField}
+    expressions = []
+    for field in ordering:
+        name = field.lstrip("-")
+        name = "pk" if name == "id" else name
+        value = F(name)
+        target = model._meta.pk if name == "pk" else model._meta.get_field(name)
+        if connections[alias].vendor == "postgresql" and type(target) in text:
+            value = Collate(value, "C")
+        if field.startswith("-"):
+            expressions.append(value.desc(nulls_last=True))
+        else:
+            expressions.append(value.asc(nulls_first=True))
+    return expressions
+
+
+def check_ordering(ordering) -> None:
     if not all(isinstance(field, str) and field.lstrip("-").isidentifier()
                for field in ordering):  # fmt: skip
         raise TypeError(f"The overlay orders by field names only, not {ordering}.")
+
+
+def order(rows: list[Model], ordering: list[str]) -> list[Model]:
+    """Sort as SQLite does: by each field in turn, NULLs first when ascending."""
+    check_ordering(ordering)
     for field in reversed(ordering):
         name = field.lstrip("-")
         name = "pk" if name == "id" else name

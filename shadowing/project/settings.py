@@ -17,6 +17,9 @@ DATABASES = {
     # The demo's stand-in for the live site. The site never reads it.
     "production": database("production", BASE_DIR / "production.sqlite3"),
 }
+if not DATABASES["snapshot"]["ENGINE"].endswith("sqlite3"):
+    # Not created by the test run: take_snapshot makes it (see conftest.py).
+    DATABASES["snapshot"]["TEST"] = {"MIRROR": "production"}
 for alias in ["default", "production"]:
     if DATABASES[alias]["ENGINE"].endswith("sqlite3"):
         # Test databases in files: take_snapshot copies production's.

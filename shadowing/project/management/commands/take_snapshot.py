@@ -39,6 +39,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, seed, **options):
+        if connections["snapshot"].vendor == "postgresql":
+            from project.pg_snapshot import take_snapshot
+
+            users, name = take_snapshot(seed)
+            self.stdout.write(
+                f"Snapshot taken: {users} users anonymized, no original email "
+                f"left (database {name}, read-only by default)."
+            )
+            return
         production, snapshot = sqlite_file("production"), sqlite_file("snapshot")
         if not production.exists():
             raise CommandError(
@@ -51,9 +60,11 @@ class Command(BaseCommand):
         draft = Path(name)
         try:
             copy(production, draft)
-            users = anonymize(draft, seed)
+            users = anonymize_file(draft, seed)
             check_no_email_left(production, draft)
-            check_keys_below_local_range(draft)
+            with sqlite3.connect(draft) as db:
+                check_keys_below_local_range(db)
+            db.close()
             connections["snapshot"].close()
             for sidecar in snapshot.parent.glob(snapshot.name + "-*"):
                 sidecar.unlink(missing_ok=True)
@@ -76,32 +87,42 @@ def copy(source: Path, target: Path) -> None:
     dst.close()
 
 
-def anonymize(path: Path, seed: int) -> int:
-    """Names and emails made up, passwords unusable, sessions and the admin's
-    log dropped; then the file rebuilt, so that no old value is left in a free
-    page. The same production and seed give the same file, byte for byte."""
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
+def anonymize_file(path: Path, seed: int) -> int:
+    """anonymize(), then the file rebuilt so that no old value is left in a
+    free page. The same production and seed give the same file, byte for byte."""
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA secure_delete = ON")  # overwrite what is deleted
-        ids = [row[0] for row in db.execute("SELECT id FROM auth_user ORDER BY id")]
-        for user_id in ids:
-            db.execute(
-                "UPDATE auth_user SET username = ?, email = ?, first_name = ?,"
-                " last_name = ?, password = ?, last_login = NULL WHERE id = ?",
-                [
-                    f"reviewer{user_id}",
-                    f"reviewer{user_id}@example.invalid",
-                    fake.first_name(),
-                    fake.last_name(),
-                    UNUSABLE_PASSWORD_PREFIX + fake.pystr(40, 40),  # as Django's
-                    user_id,
-                ],
-            )
-        db.execute("DELETE FROM django_session")
-        db.execute("DELETE FROM django_admin_log")
+        users = anonymize(db, seed, "?")
     db.execute("VACUUM")  # outside the transaction: a fresh file, live rows only
     db.close()
+    return users
+
+
+def anonymize(db, seed: int, mark: str) -> int:
+    """Names and emails made up (the same for the same seed), passwords
+    unusable, sessions and the admin's log dropped. ``db`` is a DB-API
+    connection in a transaction (sqlite3 or psycopg; ``mark``: its placeholder)."""
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    ids = [row[0] for row in db.execute("SELECT id FROM auth_user ORDER BY id")]
+    update = (
+        "UPDATE auth_user SET username = ?, email = ?, first_name = ?,"
+        " last_name = ?, password = ?, last_login = NULL WHERE id = ?"
+    ).replace("?", mark)
+    for user_id in ids:
+        db.execute(
+            update,
+            [
+                f"reviewer{user_id}",
+                f"reviewer{user_id}@example.invalid",
+                fake.first_name(),
+                fake.last_name(),
+                UNUSABLE_PASSWORD_PREFIX + fake.pystr(40, 40),  # as Django's
+                user_id,
+            ],
+        )
+    db.execute("DELETE FROM django_session")
+    db.execute("DELETE FROM django_admin_log")
     return len(ids)
 
 
@@ -119,17 +140,15 @@ def check_no_email_left(production: Path, snapshot: Path) -> None:
         raise CommandError(f"{len(left)} original email(s) remain in the snapshot.")
 
 
-def check_keys_below_local_range(snapshot: Path) -> None:
+def check_keys_below_local_range(db) -> None:
     """Refuse a snapshot with keys where local rows are numbered: the overlay
     could no longer tell a local addition from a snapshot row."""
     start = settings.LOCAL_ID_START
-    with sqlite3.connect(snapshot) as snap:
-        for label in settings.SHADOW_MODELS:
-            table = apps.get_model(label)._meta.db_table
-            (top,) = snap.execute(f'SELECT MAX(id) FROM "{table}"').fetchone()
-            if top is not None and top >= start:
-                raise CommandError(
-                    f"{label} has key {top} in production, at or above "
-                    f"LOCAL_ID_START ({start}): raise LOCAL_ID_START in settings."
-                )
-    snap.close()
+    for label in settings.SHADOW_MODELS:
+        table = apps.get_model(label)._meta.db_table
+        (top,) = db.execute(f'SELECT MAX(id) FROM "{table}"').fetchone()
+        if top is not None and top >= start:
+            raise CommandError(
+                f"{label} has key {top} in production, at or above "
+                f"LOCAL_ID_START ({start}): raise LOCAL_ID_START in settings."
+            )
