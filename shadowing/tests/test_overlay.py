@@ -70,6 +70,16 @@ class OverlayTests(SnapshotTestCase):
         self.assertFalse(Product.objects.using("snapshot").filter(pk=added.pk).exists())
         self.assertEqual(Overlay(Product).count(), 7)
 
+    def test_nulls_come_first_on_every_engine_so_pages_merge_right(self):
+        """PostgreSQL sorts NULLs last: each side is asked for SQLite's order."""
+        product = Overlay(Product).get(name="Snap 5")
+        for rating in [5, None, 4, None]:
+            Review.objects.create(product_id=product.pk, text="mine", rating=rating)
+        page = Overlay(Review).order_by("rating", "pk")[:3]
+        self.assertEqual([r.rating for r in page], [None, None, 1])
+        last = Overlay(Review).order_by("-rating", "-pk")[14:]
+        self.assertEqual([r.rating for r in last], [None, None])
+
     def test_what_the_overlay_cannot_do_it_refuses(self):
         from django.db.models import F
 
