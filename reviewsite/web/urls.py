@@ -1,21 +1,33 @@
-from django.contrib import admin
-from django.urls import include, path, register_converter
+from types import ModuleType
 
-from . import views
+from django.contrib import admin
+from django.urls import URLPattern, include, path, register_converter
+
+from . import views as site_views
 from .converters import DatabaseIdConverter
 
 register_converter(DatabaseIdConverter, "id")
 
-urlpatterns = [
-    path("", views.ProductListView.as_view(), name="products"),
-    path("products/<id:pk>/", views.ProductDetailView.as_view(), name="product"),
-    path(
-        "products/<id:pk>/review/",
-        views.ReviewCreateView.as_view(),
-        name="write_review",
-    ),
-    path("reviews/", views.LatestReviewsView.as_view(), name="latest_reviews"),
-    path("reviews/<id:pk>/", views.ReviewDetailView.as_view(), name="review"),
+
+def pages(views: ModuleType | None = None) -> list[URLPattern]:
+    """The site's pages. A pattern project passes its own views module: a page
+    it defines there replaces the shared one, the others stay as they are."""
+
+    def view(name: str):
+        return getattr(views, name, getattr(site_views, name)).as_view()
+
+    return [
+        path("", view("ProductListView"), name="products"),
+        path("products/<id:pk>/", view("ProductDetailView"), name="product"),
+        path("products/<id:pk>/review/", view("ReviewCreateView"), name="write_review"),
+        path("reviews/", view("LatestReviewsView"), name="latest_reviews"),
+        path("reviews/<id:pk>/", view("ReviewDetailView"), name="review"),
+    ]
+
+
+tools = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]
+
+urlpatterns = [*pages(), *tools]

@@ -1,18 +1,5 @@
-from django.urls import path
-
-from reviewsite.web.urls import urlpatterns as site
+from reviewsite.web.urls import pages, tools
 
 from . import views
 
-urlpatterns = [
-    path("", views.ProductListView.as_view(), name="products"),
-    path("products/<id:pk>/", views.ProductDetailView.as_view(), name="product"),
-    path(
-        "products/<id:pk>/review/",
-        views.ReviewCreateView.as_view(),
-        name="write_review",
-    ),
-    path("reviews/", views.LatestReviewsView.as_view(), name="latest_reviews"),
-    path("reviews/<id:pk>/", views.ReviewDetailView.as_view(), name="review"),
-    *site,  # the first match wins: the views above replace the shared ones
-]
+urlpatterns = [*pages(views), *tools]  # every page reads through the overlay
