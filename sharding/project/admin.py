@@ -14,6 +14,7 @@ from .fanout import on_every_shard
 from .shardmap import (
     NoShardInformation,
     owned_rows,
+    ownership,
     shard_for_product,
     shard_for_review,
 )
@@ -40,13 +41,20 @@ class AllShards:
 
     def __init__(self, queryset):
         self.queryset = queryset.order_by("-id")
+        self.owned = ownership()  # one map for every shard
 
     def count(self) -> int:
-        counts = on_every_shard(lambda a: owned_rows(self.queryset, a).count())
+        counts = on_every_shard(
+            lambda a: owned_rows(self.queryset, a, self.owned[a]).count(),
+            shards=self.owned,
+        )
         return sum(counts.results.values())
 
     def __getitem__(self, page: slice) -> list[Review]:
-        rows = on_every_shard(lambda a: list(owned_rows(self.queryset, a)[: page.stop]))
+        rows = on_every_shard(
+            lambda a: list(owned_rows(self.queryset, a, self.owned[a])[: page.stop]),
+            shards=self.owned,
+        )
         newest_first = heapq.merge(*rows.results.values(), key=lambda r: -r.pk)
         return list(islice(newest_first, page.start or 0, page.stop))
 

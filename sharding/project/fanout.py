@@ -17,11 +17,12 @@ from django.db import connections
 from . import shardmap
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="shard")
-# A shard that hangs keeps its threads until its queries end: at most this
-# many each, so that one hung shard never takes the pool from the others.
-MAX_IN_FLIGHT_PER_SHARD = 2
-_in_flight: Counter = Counter()
-_in_flight_lock = threading.Lock()
+# A shard that hangs keeps its threads until its queries end. Once this many
+# of its queries are overdue (past the timeout, still running), it is not asked
+# again until one ends: one hung shard never takes the pool from the others.
+MAX_OVERDUE_PER_SHARD = 2
+_overdue: Counter = Counter()
+_overdue_lock = threading.Lock()
 
 
 @dataclass
@@ -42,10 +43,10 @@ def on_every_shard(query: Callable[[str], object], shards=None) -> FanOut:
         return outcome
     futures = {}
     for alias in shards:
-        if future := _submit(query, alias):
-            futures[future] = alias
-        else:
+        if _overdue[alias] >= MAX_OVERDUE_PER_SHARD:
             outcome.failed[alias] = "still busy with earlier queries"
+        else:
+            futures[_submit(query, alias)] = alias
     done, late = wait(futures, timeout=settings.SHARD_TIMEOUT_SECONDS)
     for future in done:
         alias = futures[future]
@@ -54,28 +55,29 @@ def on_every_shard(query: Callable[[str], object], shards=None) -> FanOut:
         except Exception as error:  # any failure only degrades the page
             outcome.failed[alias] = f"{type(error).__name__}: {error}"
     for future in late:
-        outcome.failed[futures[future]] = (
-            f"no answer within {settings.SHARD_TIMEOUT_SECONDS} s"
-        )
+        alias = futures[future]
+        outcome.failed[alias] = f"no answer within {settings.SHARD_TIMEOUT_SECONDS} s"
+        _count_overdue(future, alias)
     return outcome
 
 
-def _submit(query, alias: str) -> Future | None:
-    with _in_flight_lock:
-        if _in_flight[alias] >= MAX_IN_FLIGHT_PER_SHARD:
-            return None
-        _in_flight[alias] += 1
+def _submit(query, alias: str) -> Future:
     # Connections are per thread: the caller's execute wrappers (the activity
     # panel's) are installed on the worker's connection too.
     wrappers = list(connections[alias].execute_wrappers)
-    future = _pool.submit(_in_worker, query, alias, wrappers)
-    future.add_done_callback(lambda _: _done(alias))
-    return future
+    return _pool.submit(_in_worker, query, alias, wrappers)
 
 
-def _done(alias: str) -> None:
-    with _in_flight_lock:
-        _in_flight[alias] -= 1
+def _count_overdue(future: Future, alias: str) -> None:
+    """Count the query against its shard until it ends."""
+
+    def ended(_: Future) -> None:
+        with _overdue_lock:
+            _overdue[alias] -= 1
+
+    with _overdue_lock:
+        _overdue[alias] += 1
+    future.add_done_callback(ended)  # at once if it ended in the meantime
 
 
 def _in_worker(query, alias: str, wrappers: list) -> object:

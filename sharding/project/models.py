@@ -43,6 +43,9 @@ class ShardMove(models.Model):
     state = models.CharField(max_length=10, choices=State, default=State.PLANNED)
     rows = models.PositiveIntegerField(null=True)
     checksum = models.CharField(max_length=64, blank=True)
+    # What was copied, row by row ({id: digest}): a write that reaches the
+    # source afterwards is told apart from one made on the target since.
+    versions = models.JSONField(default=dict, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

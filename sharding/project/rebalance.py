@@ -113,6 +113,7 @@ def run(moves: list[ShardMove], grace: float, say=print) -> None:
         if move.state == ShardMove.State.PLANNED:
             freeze(move.logical)
             move.rows, move.checksum = copy(move)
+            move.versions = versions_of(move.target, move.logical)
             move.state = ShardMove.State.COPIED
             move.save()
         if move.state == ShardMove.State.COPIED:
@@ -211,19 +212,37 @@ def lock_reviews(alias: str) -> None:
 
 
 def carry_late_writes(move: ShardMove) -> int:
-    """Copy to the target the source rows it lacks, or holds in another version."""
+    """Apply to the target what reached the source after the copy: rows added,
+    changed or deleted there since. A row the target has changed since the
+    switch keeps the target's version, the later one."""
     if fingerprint(move.source, move.logical) == (move.rows, move.checksum):
         return 0  # nothing was written to the source since the verified copy
-    target = {r.pk: r for r in source_rows(move.target, move.logical).iterator()}
-    late = [
-        r
-        for r in source_rows(move.source, move.logical).iterator()
-        if r.pk not in target or version(r) != version(target[r.pk])
+    copied = {int(key): digest for key, digest in move.versions.items()}
+    source = {r.pk: r for r in source_rows(move.source, move.logical).iterator()}
+    on_target = versions_of(move.target, move.logical)
+    untouched = [
+        key for key in {*copied, *source} if on_target.get(key) == copied.get(key)
     ]
+    changed = [
+        source[key]
+        for key in untouched
+        if key in source and row_digest(source[key]) != copied.get(key)
+    ]
+    deleted = [key for key in untouched if key in copied and key not in source]
     with transaction.atomic(using=move.target):
-        Review.objects.using(move.target).filter(pk__in=[r.pk for r in late]).delete()
-        Review.objects.using(move.target).bulk_create(late)
-    return len(late)
+        stale = [r.pk for r in changed] + deleted
+        Review.objects.using(move.target).filter(pk__in=stale).delete()
+        Review.objects.using(move.target).bulk_create(changed)
+    return len(changed) + len(deleted)
+
+
+def versions_of(alias: str, logical: int) -> dict[int, str]:
+    """Each row of one logical shard on one database, as a short digest."""
+    return {r.pk: row_digest(r) for r in source_rows(alias, logical).iterator()}
+
+
+def row_digest(r: Review) -> str:
+    return hashlib.sha256(repr(version(r)).encode()).hexdigest()[:16]
 
 
 def version(r: Review) -> tuple:

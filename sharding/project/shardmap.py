@@ -80,26 +80,25 @@ def check_configured(aliases) -> None:
 def databases() -> list[str]:
     """The databases that hold logical shards, by the map (not the settings:
     a database just added holds none until `rebalance` moves some there)."""
-    refresh()
-    return sorted(set(_cache.aliases.values()))
+    return list(ownership())
 
 
-def owned_by(alias: str) -> list[int]:
-    """The logical shards the map gives to ``alias``."""
+def ownership() -> dict[str, list[int]]:
+    """Each database and the logical shards the map gives it, read once: every
+    shard of one fan-out must be asked by the same version of the map."""
     refresh()
     owned = defaultdict(list)
     for logical, holder in _cache.aliases.items():
         owned[holder].append(logical)
-    return sorted(owned[alias])
+    return {alias: sorted(owned[alias]) for alias in sorted(owned)}
 
 
-def owned_rows(queryset, alias: str):
-    """The reviews of ``queryset`` on ``alias`` that the map says it holds.
+def owned_rows(queryset, alias: str, owned: list[int]):
+    """The reviews of ``queryset`` on ``alias`` among its ``owned`` logical shards.
 
     A database may also hold rows it does not own: a copy `rebalance` is
     making, or has not deleted yet. Reading every shard, they would show twice.
     """
-    owned = owned_by(alias)
     if len(owned) == settings.LOGICAL_SHARDS:
         return queryset.using(alias)
     logical = F("id").bitrightshift(SEQUENCE_BITS).bitand((1 << SHARD_BITS) - 1)

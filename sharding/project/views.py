@@ -36,7 +36,10 @@ class LatestReviewsView(TemplateView):
 
     def get_context_data(self, **kwargs):
         before = cursor(self.request.GET.get("before"))
-        fan = on_every_shard(lambda alias: self.page_of(alias, before))
+        self.ownership = shardmap.ownership()  # one map for every shard
+        fan = on_every_shard(
+            lambda alias: self.page_of(alias, before), shards=self.ownership
+        )
         newest_first = heapq.merge(*fan.results.values(), key=position, reverse=True)
         reviews = list(islice(newest_first, self.per_page))
         attach_authors(attach_products(reviews))
@@ -49,7 +52,9 @@ class LatestReviewsView(TemplateView):
         )
 
     def page_of(self, alias: str, before: tuple | None) -> list[Review]:
-        rows = shardmap.owned_rows(Review.objects.order_by("-created", "-id"), alias)
+        rows = shardmap.owned_rows(
+            Review.objects.order_by("-created", "-id"), alias, self.ownership[alias]
+        )
         if before is not None:
             created, review_id = before
             rows = rows.filter(
@@ -148,10 +153,14 @@ class ShardsView(TemplateView):
     template_name = "sharding/shards.html"
 
     def get_context_data(self, **kwargs):
+        owned = shardmap.ownership()
         fan = on_every_shard(
-            lambda alias: shardmap.owned_rows(Review.objects, alias).aggregate(
+            lambda alias: shardmap.owned_rows(
+                Review.objects, alias, owned[alias]
+            ).aggregate(
                 reviews=Count("id"), rated=Count("rating"), total=Sum("rating")
-            )
+            ),
+            shards=owned,
         )
         shards = [
             {

@@ -15,6 +15,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
+from project import shardmap
 from project.views import LatestReviewsView, cursor_after
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
@@ -187,6 +188,7 @@ class ThreadedFanOutTests(TransactionTestCase):
 
     def test_each_shard_returns_at_most_one_page(self):
         view = LatestReviewsView()
+        view.ownership = shardmap.ownership()
         for alias in settings.SHARDS:
             with self.subTest(alias=alias):
                 self.assertLessEqual(len(view.page_of(alias, None)), view.per_page)
@@ -233,3 +235,29 @@ class ThreadedFanOutTests(TransactionTestCase):
         for alias in settings.SHARDS:
             with self.subTest(alias=alias):
                 self.assertEqual(panel.count(f">{alias}</span>"), 1)  # its page
+
+    def test_busy_but_healthy_shards_answer_every_concurrent_page(self):
+        """Many pages at once, each shard's query slow but within the timeout:
+        no page is refused a shard (only overdue queries count against it)."""
+        import time
+
+        from project.fanout import on_every_shard
+
+        both_waiting = threading.Barrier(6, timeout=10)
+        failures = []
+
+        def slow_count(alias):
+            time.sleep(0.05)  # a slow query, well inside the timeout
+            return Review.objects.using(alias).count()
+
+        def page():
+            both_waiting.wait()
+            failures.append(on_every_shard(slow_count).failed)
+            connections.close_all()
+
+        threads = [threading.Thread(target=page) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        self.assertEqual(failures, [{}] * 6)

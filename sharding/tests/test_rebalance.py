@@ -203,3 +203,25 @@ class DuringAMoveTests(TransactionTestCase):
             Review.objects.using(self.move.source).filter(pk=late.pk).count(), 0
         )
         self.assertIn("carried 1 late write(s)", said[0])
+
+    def test_late_writes_never_undo_what_the_target_changed_since(self):
+        self.move.rows, self.move.checksum = rebalance.copy(self.move)
+        self.move.versions = rebalance.versions_of("shard3", self.logical)
+        self.move.state = ShardMove.State.COPIED
+        self.move.save()
+        rebalance.switch(self.move)
+        first, second, third = Review.objects.using("shard3").order_by("pk")[:3]
+        source = Review.objects.using(self.move.source)
+        # After the switch, on the target: an edit and a delete...
+        Review.objects.using("shard3").filter(pk=first.pk).update(text="newer")
+        Review.objects.using("shard3").filter(pk=third.pk).delete()
+        # ...and late writes from before it, on the source.
+        source.filter(pk=first.pk).update(text="older, late")
+        source.filter(pk=third.pk).update(text="older, late")
+        source.filter(pk=second.pk).delete()
+        rebalance.delete_source(self.move, say=lambda message: None)
+        on_target = Review.objects.using("shard3")
+        self.assertEqual(on_target.get(pk=first.pk).text, "newer")
+        self.assertFalse(on_target.filter(pk=second.pk).exists())  # late delete
+        self.assertFalse(on_target.filter(pk=third.pk).exists())  # not brought back
+        self.assertEqual(on_target.count(), 28)  # 30, less one deleted on each side

@@ -38,6 +38,7 @@ class Migration(migrations.Migration):
                 ('state', models.CharField(choices=[('planned', 'Planned'), ('copied', 'Copied'), ('switched', 'Switched'), ('done', 'Done')], default='planned', max_length=10)),
                 ('rows', models.PositiveIntegerField(null=True)),
                 ('checksum', models.CharField(blank=True, max_length=64)),
+                ('versions', models.JSONField(blank=True, default=dict)),
                 ('created', models.DateTimeField(auto_now_add=True)),
             ],
             options={
