@@ -111,15 +111,16 @@ class QueryWatch:
 
     def __call__(self, execute, sql, params, many, context):
         alias = context["connection"].alias
+        if alias == PRIMARY and sql.lstrip()[:7].upper().startswith(WRITES):
+            # From the attempt on: a write whose answer was lost may have been
+            # committed, so the request is never run again.
+            self.request.wrote = True
         try:
-            result = execute(sql, params, many, context)
+            return execute(sql, params, many, context)
         except DatabaseError as error:
             if is_outage(error):
                 self.request.failed = alias
             raise
-        if alias == PRIMARY and sql.lstrip()[:7].upper().startswith(WRITES):
-            self.request.wrote = True
-        return result
 
 
 class ReadYourWritesMiddleware:

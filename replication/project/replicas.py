@@ -72,12 +72,17 @@ def lag_of(alias: str) -> float | None:
     return copy_age(alias)
 
 
-# A standby that has replayed all it received is caught up; otherwise it is
-# as far behind as the last transaction it replayed (pg_stat_replication on
-# the primary says the same, but a standby can answer for itself).
+# A standby that is not streaming from the primary has no known lag (it may
+# have replayed all it received long ago); one that has replayed all it
+# received is caught up; otherwise it is as far behind as the last transaction
+# it replayed. After a long quiet spell that overstates the lag until the
+# standby catches up: it is skipped a little early, never used too late.
 STANDBY_LAG = """
     SELECT CASE
         WHEN NOT pg_is_in_recovery() THEN NULL
+        WHEN NOT EXISTS (
+            SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'
+        ) THEN NULL
         WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
         ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())
     END

@@ -25,6 +25,13 @@ else:
         # Real standbys replicate the whole server: the test database created
         # on the primary reaches them by replication, as everything does.
         DATABASES[alias]["TEST"] = {"MIRROR": "default"}
+if len({DATABASES[alias]["ENGINE"] for alias in DATABASES}) > 1:
+    # A replica is a copy of its primary, made by the primary's engine.
+    raise ImproperlyConfigured(
+        "Put the primary and its replicas on one engine: set DATABASE_URL_DEFAULT, "
+        "DATABASE_URL_REPLICA1 and DATABASE_URL_REPLICA2 together "
+        "(scripts/pg-replication.sh env), or none of them."
+    )
 
 DATABASE_ROUTERS = ["project.router.PrimaryReplicaRouter"]
 REPLICAS = ["replica1", "replica2"]

@@ -427,6 +427,26 @@ class FailingReplicaTests(ReplicatedTestCase):
         for alias in REPLICAS:
             self.assertEqual(reviews_on(alias, text="Still readable"), 1)
 
+    def test_a_primary_damaged_past_its_first_page_is_not_copied(self):
+        from django.core.management import CommandError
+
+        with connections["default"].cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        primary = sqlite_file("default")
+        connections["default"].close()
+        saved = primary.read_bytes()
+        try:
+            damaged = bytearray(saved)
+            damaged[4096 * 2 : 4096 * 6] = b"\xff" * (4096 * 4)  # pages 3 to 6
+            primary.write_bytes(bytes(damaged))
+            with self.assertRaisesMessage(CommandError, "Not replicated"):
+                replicate()
+        finally:
+            connections["default"].close()
+            primary.write_bytes(saved)
+        for alias in REPLICAS:
+            self.assertEqual(reviews_on(alias, text="Still readable"), 1)
+
     def test_follow_outlives_a_round_that_failed(self):
         """replicate --follow: a round fails (primary damaged), the next copies."""
         make_review(self.product, text="Copied by the second round")

@@ -69,3 +69,41 @@ class TransactionReadTests(TransactionTestCase):
             self.assertEqual(router.db_for_read(Review), "replica1")
         finally:
             reset()
+
+
+class WriteAttemptTests(SimpleTestCase):
+    def test_a_write_that_failed_still_counts_so_it_is_never_retried(self):
+        from django.db import OperationalError
+
+        from project.pinning import QueryWatch
+
+        reads = RequestReads(replica="replica1")
+
+        def lost_answer(sql, params, many, context):
+            raise OperationalError("server closed the connection unexpectedly")
+
+        watch = QueryWatch(reads)
+        context = {"connection": connections["default"]}
+        with self.assertRaises(OperationalError):
+            watch(lost_answer, "INSERT INTO x VALUES (1)", [], False, context)
+        self.assertTrue(reads.wrote)  # the commit may have happened
+        self.assertEqual(reads.failed, "default")
+
+
+class OneEngineTests(SimpleTestCase):
+    def test_a_primary_and_replicas_on_two_engines_are_refused(self):
+        import os
+        import subprocess
+        import sys
+
+        from django.conf import settings
+
+        env = {**os.environ, "DATABASE_URL_DEFAULT": "postgres://u@127.0.0.1:1/x"}
+        for alias in ["REPLICA1", "REPLICA2"]:
+            env.pop(f"DATABASE_URL_{alias}", None)
+        result = subprocess.run(
+            [sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR,
+            env=env, capture_output=True, text=True,
+        )  # fmt: skip
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("Put the primary and its replicas on one engine", result.stderr)

@@ -40,7 +40,8 @@ class ReviewQuerySet(models.QuerySet):
         hints = {
             hint: kwargs[k] for k, hint in self.LOOKUP_HINTS.items() if k in kwargs
         }
-        clone._add_hints(**hints)
+        # A fresh dict: a clone shares its parent's, which must not change.
+        clone._hints = {**clone._hints, **hints}
         return clone
 
     def __or__(self, other):
@@ -52,6 +53,8 @@ class ReviewQuerySet(models.QuerySet):
         return self._keep_shared_hints(super().__xor__(other), other)
 
     def _keep_shared_hints(self, combined, other):
+        if combined is self or combined is other:
+            return combined  # one side was empty: Django returns the other
         combined._hints = {
             hint: value
             for hint, value in self._hints.items()

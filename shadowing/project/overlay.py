@@ -117,14 +117,14 @@ def as_python_sorts(model, ordering: list[str], alias: str) -> list:
     two sides: NULLs first when ascending (SQLite's way; PostgreSQL's is the
     reverse), and text by code point (PostgreSQL's collation may not be)."""
     check_ordering(ordering)
-    text = {models.CharField, models.TextField}
+    text = (models.CharField, models.TextField)
     expressions = []
     for field in ordering:
         name = field.lstrip("-")
         name = "pk" if name == "id" else name
         value = F(name)
         target = model._meta.pk if name == "pk" else model._meta.get_field(name)
-        if connections[alias].vendor == "postgresql" and type(target) in text:
+        if connections[alias].vendor == "postgresql" and isinstance(target, text):
             value = Collate(value, "C")
         if field.startswith("-"):
             expressions.append(value.desc(nulls_last=True))

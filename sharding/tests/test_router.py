@@ -176,3 +176,12 @@ class RoutingRefusalsTests(TestCase):
         shardmap.forget()
         with self.assertRaisesMessage(ImproperlyConfigured, "shard9"):
             shardmap.databases()
+
+    def test_hints_survive_an_empty_side_and_never_leak_to_the_parent(self):
+        from reviewsite.reviews.models import Review
+
+        a = Review.objects.filter(product_id=5)
+        self.assertEqual((a | Review.objects.none())._hints, {"product_id": 5})
+        self.assertEqual(a._hints, {"product_id": 5})
+        a.filter(pk=9)
+        self.assertEqual(a._hints, {"product_id": 5})  # the child's, not a's
