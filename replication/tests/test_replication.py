@@ -2,6 +2,7 @@
 
 import sqlite3
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -362,18 +363,11 @@ class FailingReplicaTests(ReplicatedTestCase):
             Client().get(self.url)
 
     def test_writes_answer_503_when_the_primary_is_unavailable(self):
-        primary = sqlite_file("default")
-        connections["default"].close()
-        saved = primary.read_bytes()
-        try:
-            damage("default")
+        with damaged_primary():
             response = Client().post(
                 reverse("write_review", args=[self.product.pk]),
                 {"text": "Lost?", "rating": "2"},
             )
-        finally:
-            connections["default"].close()
-            primary.write_bytes(saved)
         self.assertContains(response, "Writing is unavailable", status_code=503)
         self.assertEqual(response["Retry-After"], "30")
         self.assertEqual(reviews_on("default", text="Lost?"), 0)
@@ -399,31 +393,16 @@ class FailingReplicaTests(ReplicatedTestCase):
 
         reader = Client()
         reader.force_login(get_user_model().objects.create_user("reader"))
-        primary = sqlite_file("default")
-        connections["default"].close()
-        saved = primary.read_bytes()
-        try:
-            damage("default")
+        with damaged_primary():
             response = reader.get(self.url)
-        finally:
-            connections["default"].close()
-            primary.write_bytes(saved)
         self.assertContains(response, "Writing is unavailable", status_code=503)
         self.assertContains(response, "Log in", status_code=503)
 
     def test_a_corrupted_primary_leaves_the_replicas_as_they_were(self):
         from django.core.management import CommandError
 
-        primary = sqlite_file("default")
-        connections["default"].close()
-        saved = primary.read_bytes()
-        try:
-            damage("default")
-            with self.assertRaises(CommandError):
-                replicate()
-        finally:
-            connections["default"].close()
-            primary.write_bytes(saved)
+        with damaged_primary(), self.assertRaises(CommandError):
+            replicate()
         for alias in REPLICAS:
             self.assertEqual(reviews_on(alias, text="Still readable"), 1)
 
@@ -473,16 +452,25 @@ class FailingReplicaTests(ReplicatedTestCase):
             self.assertEqual(reviews_on(alias, text="Copied by the second round"), 1)
 
     def test_reads_survive_the_primary_being_unavailable(self):
-        primary = sqlite_file("default")
-        connections["default"].close()
-        saved = primary.read_bytes()
-        try:
-            damage("default")
+        with damaged_primary():
             response = Client().get(self.url)
-        finally:
-            connections["default"].close()
-            primary.write_bytes(saved)
         self.assertContains(response, "Still readable")
+
+
+@contextmanager
+def damaged_primary():
+    """The primary's file overwritten for the block, then put back as it was."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # all in the file
+    primary = sqlite_file("default")
+    connections["default"].close()
+    saved = primary.read_bytes()
+    try:
+        damage("default")
+        yield primary
+    finally:
+        connections["default"].close()
+        primary.write_bytes(saved)
 
 
 def damage(alias: str) -> None:
