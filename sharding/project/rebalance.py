@@ -215,10 +215,10 @@ def carry_late_writes(move: ShardMove) -> int:
     """Apply to the target what reached the source after the copy: rows added,
     changed or deleted there since. A row the target has changed since the
     switch keeps the target's version, the later one."""
-    if fingerprint(move.source, move.logical) == (move.rows, move.checksum):
-        return 0  # nothing was written to the source since the verified copy
     copied = {int(key): digest for key, digest in move.versions.items()}
     source = {r.pk: r for r in source_rows(move.source, move.logical).iterator()}
+    if {key: row_digest(r) for key, r in source.items()} == copied:
+        return 0  # nothing was written to the source since the copy
     on_target = versions_of(move.target, move.logical)
     untouched = [
         key for key in {*copied, *source} if on_target.get(key) == copied.get(key)
