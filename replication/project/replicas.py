@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 PRIMARY = "default"
@@ -65,8 +65,6 @@ def health(alias: str, fresh: bool = False) -> Health:
 
 def lag_of(alias: str) -> float | None:
     """Seconds the replica is behind the primary."""
-    from django.db import connections
-
     if connections[alias].vendor == "postgresql":
         return standby_lag(alias)
     return copy_age(alias)
@@ -91,8 +89,6 @@ STANDBY_LAG = """
 
 def standby_lag(alias: str) -> float | None:
     """A PostgreSQL hot standby's replay lag; None if it is no standby."""
-    from django.db import connections
-
     with connections[alias].cursor() as cursor:
         cursor.execute(STANDBY_LAG)
         (lag,) = cursor.fetchone()
