@@ -69,8 +69,11 @@ class ReviewCreateView(CreateView):
     template_name = "web/review_form.html"
 
     def dispatch(self, request, *args, **kwargs):
-        self.product = get_object_or_404(Product, pk=kwargs["pk"])
+        self.product = self.get_product(kwargs["pk"])
         return super().dispatch(request, *args, **kwargs)
+
+    def get_product(self, pk: int) -> Product:
+        return get_object_or_404(Product, pk=pk)
 
     def get_form_kwargs(self):
         # The review knows its product before validation: validating its

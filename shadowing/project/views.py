@@ -1,5 +1,7 @@
 """The shared pages, reading through the overlay."""
 
+from django.http import Http404
+
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
 from reviewsite.web import views
@@ -8,44 +10,37 @@ from . import stitch
 from .overlay import Overlay
 
 
-class ProductListView(views.ProductListView):
+class Overlaid:
+    """A shared page whose rows, and the rows related to them, are read through
+    the overlay: the snapshot's, changed by the local database."""
+
     stitch = stitch
 
     def get_queryset(self):
-        return Overlay(Product)
+        return Overlay(self.model)
 
 
-class ProductDetailView(views.ProductDetailView):
-    stitch = stitch
+class ProductListView(Overlaid, views.ProductListView):
+    pass
 
-    def get_queryset(self):
-        return Overlay(Product)
 
+class ProductDetailView(Overlaid, views.ProductDetailView):
     def get_reviews(self, product):
         return Overlay(Review).filter(product_id=product.pk)
 
 
-class LatestReviewsView(views.LatestReviewsView):
-    stitch = stitch
-
-    def get_queryset(self):
-        return Overlay(Review)
+class LatestReviewsView(Overlaid, views.LatestReviewsView):
+    pass
 
 
-class ReviewDetailView(views.ReviewDetailView):
-    stitch = stitch
-
-    def get_queryset(self):
-        return Overlay(Review)
+class ReviewDetailView(Overlaid, views.ReviewDetailView):
+    pass
 
 
 class ReviewCreateView(views.ReviewCreateView):
-    def dispatch(self, request, *args, **kwargs):
-        # The product may be the snapshot's: find it through the overlay.
-        from django.http import Http404
-
+    def get_product(self, pk: int) -> Product:
+        """The product may be the snapshot's: found through the overlay."""
         try:
-            self.product = Overlay(Product).get(pk=kwargs["pk"])
+            return Overlay(Product).get(pk=pk)
         except Product.DoesNotExist:
             raise Http404("No such product.") from None
-        return super(views.ReviewCreateView, self).dispatch(request, *args, **kwargs)
