@@ -1,21 +1,23 @@
 """Demo data that looks real: products, reviewers and reviews; same seed, same data.
 
-Everything is built in memory as unsaved model instances and handed out in
-batches, so that a million reviews need no more memory than a thousand.
+Products and users are unsaved model instances. Reviews are plain rows, made
+and handed out a batch at a time: a million of them need no more memory than
+a thousand, and no model instance each (Model.__init__ alone would cost more
+than SQLite takes to store the row).
 """
 
 import random
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from itertools import islice
+from itertools import accumulate
+from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from faker import Faker
 
 from reviewsite.products.models import Product
-from reviewsite.reviews.models import Review
 
 ADJECTIVES = [
     "Compact",
@@ -73,6 +75,16 @@ ANONYMOUS_SHARE = 0.25
 BATCH_SIZE = 2000
 
 
+class ReviewRow(NamedTuple):
+    """A review to insert: the columns of Review but its id, in table order."""
+
+    product_id: int
+    author_id: int | None
+    rating: int | None
+    text: str
+    created: datetime  # naive, in UTC: as databases keep it, with no per-row work
+
+
 class DemoData:
     """Makes products, users and reviews from one seed."""
 
@@ -123,40 +135,43 @@ class DemoData:
         author_ids: Sequence[int],
         end: datetime,
         days: int = 365,
-    ) -> Iterator[Review]:
-        """``count`` reviews, oldest first, spread over the ``days`` before ``end``."""
+    ) -> Iterator[list[ReviewRow]]:
+        """``count`` reviews in batches, oldest first, over the ``days`` before
+        ``end``. Random choices are drawn a batch at a time (``k=``): per row,
+        a million calls of choices() cost seconds."""
         if count and not product_ids:
             raise ValueError("Reviews need at least one product.")
+        rng = self.rng
         # A few products get most of the reviews, as on a real site.
-        cum_weights = []
-        total = 0.0
-        for rank in range(len(product_ids)):
-            total += 1 / (rank + 1) ** 0.8
-            cum_weights.append(total)
         popular_first = list(product_ids)
-        self.rng.shuffle(popular_first)
-        ratings, rating_weights = zip(*RATING_WEIGHTS.items(), strict=True)
+        rng.shuffle(popular_first)
+        by_popularity = list(
+            accumulate(1 / (rank + 1) ** 0.8 for rank in range(len(popular_first)))
+        )
+        ratings, weights = zip(*RATING_WEIGHTS.items(), strict=True)
+        by_rating = list(accumulate(weights))
+        # A text is an opener for its rating and a run of 1 to 5 pool sentences.
+        sentences, last_start = self.sentences, len(self.sentences) - 5
         step = timedelta(days=days) / max(count, 1)
-        start = end - timedelta(days=days)
-        for i in range(count):
-            rating = self.rng.choices(ratings, rating_weights)[0]
-            anonymous = not author_ids or self.rng.random() < ANONYMOUS_SHARE
-            yield Review(
-                product_id=self.rng.choices(popular_first, cum_weights=cum_weights)[0],
-                author_id=None if anonymous else self.rng.choice(author_ids),
-                rating=rating,
-                text=" ".join(
-                    [
-                        self.rng.choice(OPENERS[rating]),
-                        *self.rng.sample(self.sentences, self.rng.randint(1, 5)),
-                    ]
-                ),
-                created=start + step * (i + self.rng.random()),
-            )
-
-
-def batched(items, size: int = BATCH_SIZE) -> Iterator[list]:
-    """Lists of at most ``size`` items (itertools.batched is Python 3.12+)."""
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
+        start = (end - timedelta(days=days)).astimezone(UTC).replace(tzinfo=None)
+        random = rng.random  # int(random() * n): randint() costs 5 times more
+        for first in range(0, count, BATCH_SIZE):
+            size = min(BATCH_SIZE, count - first)
+            products = rng.choices(popular_first, cum_weights=by_popularity, k=size)
+            rated = rng.choices(ratings, cum_weights=by_rating, k=size)
+            authors = rng.choices(author_ids, k=size) if author_ids else [None] * size
+            batch = []
+            for i in range(size):
+                rating, at = rated[i], int(random() * (last_start + 1))
+                opener = OPENERS[rating][int(random() * len(OPENERS[rating]))]
+                text = " ".join((opener, *sentences[at : at + 1 + int(random() * 5)]))
+                batch.append(
+                    ReviewRow(
+                        products[i],
+                        None if random() < ANONYMOUS_SHARE else authors[i],
+                        rating,
+                        text,
+                        start + step * (first + i + random()),
+                    )
+                )
+            yield batch

@@ -6,22 +6,44 @@ overrides the step that differs; handle() stays the same recipe.
 """
 
 import argparse
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, connections, reset_queries, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from reviewsite.demo_data import DemoData, batched
+from reviewsite.demo_data import DemoData, ReviewRow
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
 
 MAX_ROWS = 10_000_000
 PROGRESS_FROM = 10_000  # rows; below this a progress bar is just noise
+
+
+def insert_reviews(alias: str, rows: Sequence[tuple], with_ids: bool = False) -> None:
+    """One INSERT statement run for all ``rows`` (ReviewRow, after an id if
+    ``with_ids``): what SQLite's own executemany costs, with no model instance
+    and no bulk_create() statement built per batch. A million rows in seconds.
+    """
+    connection = connections[alias]
+    fields = [Review._meta.get_field(name) for name in ReviewRow._fields]
+    if with_ids:
+        fields.insert(0, Review._meta.pk)
+    created = len(fields) - 1
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        connection.ops.quote_name(Review._meta.db_table),
+        ", ".join(connection.ops.quote_name(f.column) for f in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    values = [(*row[:created], adapt(row[created])) for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, values)
 
 
 def row_count(value: str) -> int:
@@ -114,24 +136,23 @@ class Command(BaseCommand):
         """All or nothing: one transaction per database, rolled back together."""
         data = DemoData(seed)
         with ExitStack() as stack:
-            for alias in self.databases_written():
+            for alias in self.databases_filled_atomically():
                 stack.enter_context(transaction.atomic(using=alias))
             product_ids = self.save_products(data.products(products))
             author_ids = self.save_users(data.users(users))
             self.step(f"Created {products} products and {users} users")
-            rows = data.reviews(reviews, product_ids, author_ids, end=timezone.now())
+            batches = data.reviews(reviews, product_ids, author_ids, end=timezone.now())
             with tqdm(
                 total=reviews,
                 unit=" reviews",
                 disable=True if reviews < PROGRESS_FROM else None,
             ) as progress:
-                for batch in batched(rows):
-                    self.save_reviews(batch)
-                    progress.update(len(batch))
-                    # With DEBUG on, Django keeps each query's SQL (9,000 of
-                    # them): dropped here, memory stays flat over a long run.
-                    reset_queries()
+                self.save_reviews(batches, reviews, progress)
             self.step(f"Created {reviews} reviews")
+
+    def databases_filled_atomically(self) -> list[str]:
+        """The databases populate() writes in one transaction each."""
+        return self.databases_written()
 
     def save_products(self, products: list[Product]) -> list[int]:
         return [p.pk for p in Product.objects.bulk_create(products)]
@@ -139,8 +160,18 @@ class Command(BaseCommand):
     def save_users(self, users: list) -> list[int]:
         return [u.pk for u in get_user_model().objects.bulk_create(users)]
 
-    def save_reviews(self, reviews: list[Review]) -> None:
-        Review.objects.bulk_create(reviews)
+    def save_reviews(
+        self, batches: Iterable[list[ReviewRow]], count: int, progress: tqdm
+    ) -> None:
+        """``count`` reviews, in batches; ``progress`` is told of each batch."""
+        alias = self.reviews_database()
+        for rows in batches:
+            insert_reviews(alias, rows)
+            progress.update(len(rows))
+
+    def reviews_database(self) -> str:
+        """Where save_reviews() writes: where the router writes reviews."""
+        return router.db_for_write(Review)
 
     def after_populate(self) -> None:
         """Nothing here; replication copies the primary to its replicas."""

@@ -34,8 +34,8 @@ class Command(SetupDemo):
         saved = get_user_model().objects.using("production").bulk_create(users)
         return [u.pk for u in saved]
 
-    def save_reviews(self, reviews):
-        Review.objects.using("production").bulk_create(reviews)
+    def reviews_database(self) -> str:
+        return "production"
 
     def after_populate(self) -> None:
         call_command("take_snapshot", stdout=self.stdout)
