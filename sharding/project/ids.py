@@ -79,6 +79,60 @@ def allocate(logical: int, count: int) -> list[int]:
     return ids
 
 
+class Block:
+    """Every id of the milliseconds ``start_ms`` to ``end_ms`` (inclusive), for
+    every logical shard: reserved by ``reserve()``, handed out by ``take()``."""
+
+    def __init__(self, start_ms: int, end_ms: int) -> None:
+        encode(start_ms, 0, 0), encode(end_ms, 0, 0)  # refuse what ids cannot hold
+        self.start_ms, self.end_ms = start_ms, end_ms
+        self.taken = [0] * (1 << SHARD_BITS)
+
+    def take(self, logical: int) -> int:
+        """The next id of a logical shard: increasing, like allocate()'s."""
+        n = self.taken[logical]
+        ms = self.start_ms + (n >> SEQUENCE_BITS)
+        if ms > self.end_ms:
+            raise ValueError(f"the block has no id left for logical shard {logical}")
+        self.taken[logical] = n + 1
+        # encode() without its checks, which reserve() made for the block.
+        return (ms << SHARD_BITS | logical) << SEQUENCE_BITS | n & MAX_SEQUENCE
+
+    def id_range(self) -> tuple[int, int]:
+        """The lowest and highest id the block can hold (to undo a load)."""
+        return encode(self.start_ms, 0, 0), encode(
+            self.end_ms, (1 << SHARD_BITS) - 1, MAX_SEQUENCE
+        )
+
+
+def reserve(count: int) -> Block:
+    """Ids for ``count`` new reviews, however they fall over the logical shards.
+
+    The block is the last milliseconds before now, and after every id already
+    issued: no other id can be in it, and later allocate() calls, which start
+    after its end, see a clock that kept going. Up to 4096 ids per millisecond
+    and logical shard, so ``count`` ids of one logical shard fit.
+    """
+    from .models import IdSequence
+
+    milliseconds = max(1, -(-count // (MAX_SEQUENCE + 1)))
+    with transaction.atomic(using="default"):
+        IdSequence.objects.bulk_create(
+            [IdSequence(logical=n) for n in range(1 << SHARD_BITS)],
+            ignore_conflicts=True,
+        )
+        rows = IdSequence.objects.select_for_update()
+        last = max(state.last_ms for state in rows)
+        if (ms := now_ms()) < last:
+            raise ClockWentBackwards(
+                f"the clock reads {last - ms} ms before the last id issued"
+            )
+        # The block must start after the last id issued and end by now.
+        end = wait_past(last + milliseconds - 1) if ms - milliseconds < last else ms
+        rows.update(last_ms=end, sequence=MAX_SEQUENCE)
+    return Block(end - milliseconds + 1, end)
+
+
 def wait_past(ms: int) -> int:
     """Spin until the clock is past ``ms``; return the new millisecond."""
     while (now := now_ms()) <= ms:

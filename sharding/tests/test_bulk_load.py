@@ -1,0 +1,122 @@
+"""The bulk load of setup_demo: a reserved block of ids, shard writer threads,
+and nothing left behind by a load that fails or was killed."""
+
+from io import StringIO
+from unittest import mock
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+from django.test import TransactionTestCase
+
+from project import ids
+from project.ids import MAX_SEQUENCE, allocate, decode
+from project.management.commands import setup_demo as sharded_setup_demo
+from project.shardkeys import logical_shard
+from reviewsite.products.models import Product
+from reviewsite.reviews.models import Review
+from reviewsite.testing import make_review, raw_count
+
+from .helpers import home, stored_reviews, where_is
+
+
+class ReservedBlockTests(TransactionTestCase):
+    databases = {"default"}
+
+    def test_a_block_comes_after_every_id_issued_and_before_the_next(self):
+        before = allocate(5, 3) + allocate(900, 1)
+        block = ids.reserve(10_000)
+        taken = [block.take(5) for _ in range(5000)] + [block.take(900)]
+        after = allocate(5, 1) + allocate(900, 1)
+        self.assertLess(max(before), min(taken))
+        self.assertLess(max(taken), min(after))
+        self.assertEqual(taken[:5000], sorted(set(taken[:5000])))
+        self.assertEqual({decode(i)[1] for i in taken[:5000]}, {5})
+
+    def test_a_block_holds_count_ids_of_one_logical_shard_and_no_more(self):
+        block = ids.reserve(MAX_SEQUENCE + 2)  # two milliseconds
+        issued = [block.take(7) for _ in range(2 * (MAX_SEQUENCE + 1))]
+        self.assertEqual(len(set(issued)), len(issued))
+        with self.assertRaises(ValueError):
+            block.take(7)
+        low, high = block.id_range()
+        self.assertTrue(all(low <= i <= high for i in issued))
+
+    def test_a_block_waits_rather_than_overlap_ids_just_issued(self):
+        with mock.patch.object(ids, "now_ms", return_value=10_000):
+            allocate(3, 1)
+        clock = iter([10_000, 10_001, 10_002, 10_003])
+        with mock.patch.object(ids, "now_ms", side_effect=lambda: next(clock)):
+            block = ids.reserve(3 * (MAX_SEQUENCE + 1))  # three milliseconds
+        self.assertEqual((block.start_ms, block.end_ms), (10_001, 10_003))
+
+    def test_a_clock_behind_the_last_id_is_refused(self):
+        with mock.patch.object(ids, "now_ms", return_value=5000):
+            allocate(9, 1)
+        with (
+            mock.patch.object(ids, "now_ms", return_value=4000),
+            self.assertRaises(ids.ClockWentBackwards),
+        ):
+            ids.reserve(10)
+
+
+def setup_demo(*args: str) -> str:
+    out = StringIO()
+    call_command("setup_demo", "--products", "12", "--users", "3", *args, stdout=out)
+    return out.getvalue()
+
+
+class BulkLoadTests(TransactionTestCase):
+    databases = "__all__"
+
+    def shard_counts(self) -> dict[str, int]:
+        return {alias: raw_count(alias, Review) for alias in settings.SHARDS}
+
+    def test_every_review_lands_on_its_product_shard_with_an_id_of_its_shard(self):
+        # Small transactions: many batches, queued and written by each thread.
+        with mock.patch.object(sharded_setup_demo, "ROWS_PER_TRANSACTION", 7):
+            setup_demo("--reviews", "500")
+        rows = stored_reviews()
+        self.assertEqual(len(rows), 500)
+        self.assertEqual(len({row[0] for row in rows}), 500)
+        for review_id, product_id, *_ in rows:
+            self.assertEqual(where_is(id=review_id), [home(product_id)])
+            self.assertEqual(ids.shard_of(review_id), logical_shard(product_id))
+
+    def test_a_failed_shard_write_leaves_no_review_and_no_product(self):
+        real = sharded_setup_demo.insert_reviews
+        calls = []
+
+        def fail_on_third_batch(alias, rows, **kwargs):
+            calls.append(alias)
+            if len(calls) == 3:
+                raise OSError("disk full")
+            real(alias, rows, **kwargs)
+
+        with (
+            mock.patch.object(sharded_setup_demo, "ROWS_PER_TRANSACTION", 20),
+            mock.patch.object(
+                sharded_setup_demo, "insert_reviews", fail_on_third_batch
+            ),
+            self.assertRaises(OSError),
+        ):
+            setup_demo("--reviews", "400")
+        self.assertGreaterEqual(len(calls), 3)
+        self.assertEqual(self.shard_counts(), dict.fromkeys(settings.SHARDS, 0))
+        self.assertEqual(raw_count("default", Product), 0)
+        # A rerun does the whole job.
+        setup_demo("--reviews", "400")
+        self.assertEqual(sum(self.shard_counts().values()), 400)
+
+    def test_reviews_a_killed_run_left_without_products_are_removed(self):
+        product = Product.objects.create(name="Gone", price=1)
+        make_review(product, text="left behind")
+        # As if default's transaction never committed (SQL: no delete signals).
+        with connections["default"].cursor() as cursor:
+            cursor.execute(f"DELETE FROM {Product._meta.db_table}")
+        out = setup_demo("--reviews", "30")
+        self.assertIn("Removed 1 reviews a stopped run left", out)
+        self.assertEqual(sum(self.shard_counts().values()), 30)
+        self.assertFalse(
+            Review.objects.using(home(product.pk)).filter(text="left behind").exists()
+        )
