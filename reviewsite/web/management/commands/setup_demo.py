@@ -186,10 +186,11 @@ class Command(BaseCommand):
                 continue
             listed = ", ".join(f"{n:,} {name}" for name, n in counts.items())
             self.stdout.write(f"  {alias:<12} {listed or 'no demo tables'}")
+        login = " (admin: admin / admin)" if settings.DEMO_MODE else ""
         self.stdout.write(
             self.style.SUCCESS(
                 "Ready. Run `python manage.py runserver` and open "
-                "http://127.0.0.1:8000/ (admin: admin / admin)."
+                f"http://127.0.0.1:8000/{login}."
             )
         )
 
