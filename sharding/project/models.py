@@ -55,3 +55,23 @@ class ShardMove(models.Model):
         return (
             f"logical shard {self.logical}, {self.source} → {self.target}: {self.state}"
         )
+
+
+class ProductStats(models.Model):
+    """The figures of one product's reviews, on the shard that holds them.
+
+    Kept by triggers on the reviews table (``project/productstats.py``), in
+    the same transaction as the write that changes them: a product page reads
+    one row instead of counting a popular product's 100,000 reviews.
+    """
+
+    product_id = models.PositiveBigIntegerField(primary_key=True)
+    reviews = models.PositiveIntegerField(default=0)
+    rated = models.PositiveIntegerField(default=0)  # reviews with a rating
+    total = models.PositiveBigIntegerField(default=0)  # the sum of the ratings
+
+    class Meta:
+        verbose_name_plural = "product stats"
+
+    def __str__(self) -> str:
+        return f"product {self.product_id}: {self.reviews} reviews"

@@ -7,7 +7,7 @@ from itertools import islice
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Count, Q, Sum
+from django.db.models import Q
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.views.generic import TemplateView
@@ -154,14 +154,7 @@ class ShardsView(TemplateView):
 
     def get_context_data(self, **kwargs):
         owned = shardmap.ownership()
-        fan = on_every_shard(
-            lambda alias: shardmap.owned_rows(
-                Review.objects, alias, owned[alias]
-            ).aggregate(
-                reviews=Count("id"), rated=Count("rating"), total=Sum("rating")
-            ),
-            shards=owned,
-        )
+        figures, fan = stitch.site_figures(owned)
         shards = [
             {
                 "alias": alias,
@@ -170,12 +163,6 @@ class ShardsView(TemplateView):
             }
             for alias in settings.SHARDS
         ]
-        rows = fan.results.values()
-        reviews = sum(r["reviews"] for r in rows)
-        rated = sum(r["rated"] for r in rows)
-        total = sum(r["total"] or 0 for r in rows)
-        # An average of averages would weigh a small shard like a big one.
-        average = total / rated if rated else None
         shardmap.refresh()
         logical = {alias: 0 for alias in settings.SHARDS}
         for alias in shardmap._cache.aliases.values():
@@ -183,5 +170,8 @@ class ShardsView(TemplateView):
         for shard in shards:
             shard["logical"] = logical.get(shard["alias"], 0)
         return super().get_context_data(
-            shards=shards, reviews=reviews, average=average, **kwargs
+            shards=shards,
+            reviews=figures.reviews,
+            average=figures.average,
+            **kwargs,
         )

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import connections, router
 from django.test import TestCase
 
+from project.models import ProductStats
 from project.shardmap import NoShardInformation, shard_for_product, shard_for_review
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
@@ -17,9 +18,9 @@ from .helpers import home, where_is
 class RouterDecisionTests(TestCase):
     databases = "__all__"
 
-    def test_models_outside_reviews_live_in_default(self):
+    def test_models_outside_reviews_and_their_figures_live_in_default(self):
         for model in apps.get_models():
-            if model is not Review:
+            if model not in (Review, ProductStats):
                 with self.subTest(model=model._meta.label):
                     self.assertEqual(router.db_for_read(model), "default")
                     self.assertEqual(router.db_for_write(model), "default")
@@ -37,11 +38,14 @@ class RouterDecisionTests(TestCase):
         with self.assertRaises(NoShardInformation):
             router.db_for_write(Review)
 
-    def test_review_tables_on_shards_only_and_nothing_else_there(self):
+    def test_review_tables_and_their_figures_on_shards_only_and_nothing_else_there(
+        self,
+    ):
         for model in apps.get_models():
             for alias in connections:
                 with self.subTest(model=model._meta.label, alias=alias):
-                    expected = (alias in settings.SHARDS) == (model is Review)
+                    on_shards = model in (Review, ProductStats)  # its figures too
+                    expected = (alias in settings.SHARDS) == on_shards
                     self.assertIs(router.allow_migrate_model(alias, model), expected)
                     self.assertIs(table_exists(alias, model), expected)
 
