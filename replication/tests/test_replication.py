@@ -86,6 +86,71 @@ class ReplicateTests(ReplicatedTestCase):
         replicate()
         self.assertEqual(reviews_on("replica2", text="After the damage"), 1)
 
+    def test_a_replica_is_a_whole_file_with_no_wal_of_its_own(self):
+        """Replicas are renamed into place: rollback-journal files, nothing beside."""
+        replicate()
+        for alias in REPLICAS:
+            path = sqlite_file(alias)
+            with self.subTest(alias=alias):
+                copy = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                try:
+                    mode = copy.execute("PRAGMA journal_mode").fetchone()[0]
+                finally:
+                    copy.close()
+                self.assertEqual(mode, "delete")
+                for sidecar in ["-wal", "-shm", "-journal", "-next"]:
+                    self.assertFalse(path.with_name(path.name + sidecar).exists())
+
+    def test_a_copy_left_by_a_killed_run_is_thrown_away(self):
+        path = sqlite_file("replica1")
+        left = [path.with_name(path.name + s) for s in ["-next", "-next-journal"]]
+        for each in left:
+            each.write_bytes(b"half a copy" * 100)
+        make_review(make_product(), text="After the kill")
+        replicate()
+        self.assertEqual(reviews_on("replica1", text="After the kill"), 1)
+        for each in left:
+            self.assertFalse(each.exists(), each)
+
+    def test_a_reader_mid_transaction_keeps_its_whole_copy(self):
+        """A copy never changes under a reader: it sees the next one when it
+        starts again."""
+        path = sqlite_file("replica1")
+        reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        count = "SELECT COUNT(*) FROM reviews_review"
+        try:
+            reader.execute("BEGIN")
+            before = reader.execute(count).fetchone()[0]
+            make_review(make_product(), text="Written meanwhile")
+            replicate()
+            self.assertEqual(reader.execute(count).fetchone()[0], before)
+            self.assertEqual(reader.execute("PRAGMA quick_check").fetchone()[0], "ok")
+            reader.execute("COMMIT")
+        finally:
+            reader.close()
+        self.assertEqual(reviews_on("replica1"), before + 1)
+
+    def test_two_replicates_at_once_take_turns(self):
+        make_review(make_product(), text="Copied twice")
+        errors = []
+
+        def run():
+            try:
+                replicate()
+            except Exception as error:  # reported below
+                errors.append(error)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=run) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual(errors, [])
+        for alias in REPLICAS:
+            self.assertEqual(reviews_on(alias, text="Copied twice"), 1)
+
     def test_replicate_refuses_bad_input(self):
         from django.core.management import CommandError
 

@@ -1,13 +1,24 @@
 """``manage.py replicate``: copy the primary into each replica, as replication would.
 
-SQLite's online backup API copies a consistent snapshot of the primary, even
-while it is being written, and writes each replica in one transaction: a
-reader of a replica sees the old copy or the new one, never half of each.
-Killed midway, a replica keeps its previous copy.
+SQLite's online backup API takes one consistent snapshot of the primary, even
+while it is being written, into a new file next to the replicas. The same
+snapshot is checked (SQLite's quick_check, once a round, while the backup
+runs), the new file copied next to each replica, and renamed over it: a rename is
+atomic, so a reader of a replica sees the old copy or the new one, never half
+of each, and a connection keeps the whole copy it opened until it closes
+(Django opens one per request). Killed midway, a replica keeps its previous
+copy; the next run throws the unfinished one away. A round needs room for one
+more copy of each replica while it runs.
 """
 
+import fcntl
+import os
+import shutil
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -19,6 +30,11 @@ from django.utils import timezone
 from project.models import Heartbeat
 from project.replicas import PRIMARY
 from reviewsite.settings import read_only_uri
+
+# The files SQLite keeps beside a database: they belong to one file, and must
+# never be found beside another one renamed to the same name.
+SIDECARS = ["-journal", "-wal", "-shm"]
+MMAP_BYTES = 2**31 - 2**16  # SQLite's own ceiling on common builds
 
 
 def sqlite_file(alias: str) -> Path:
@@ -79,13 +95,16 @@ class Command(BaseCommand):
 
     def replicate(self, primary: Path, targets: dict[str, Path]) -> None:
         beat = self.heartbeat()
-        for alias, path in targets.items():
-            start = time.perf_counter()
-            copy(primary, path)
-            ms = (time.perf_counter() - start) * 1000
-            self.stdout.write(
-                f"{beat:%H:%M:%S} copied primary to {alias} in {ms:.0f} ms"
-            )
+        start = time.perf_counter()
+        copy(primary, list(targets.values()))
+        for alias in targets:
+            # This process's connections still read the copy they opened:
+            # the next query opens the new one, as it would see real replication.
+            connections[alias].close()
+        ms = (time.perf_counter() - start) * 1000
+        self.stdout.write(
+            f"{beat:%H:%M:%S} copied primary to {', '.join(targets)} in {ms:.0f} ms"
+        )
 
     def heartbeat(self):
         """Stamp the primary: each replica's copy of this row tells its age."""
@@ -94,47 +113,129 @@ class Command(BaseCommand):
         return timezone.localtime(now)
 
 
-def copy(primary: Path, replica: Path) -> None:
-    """One consistent copy of ``primary`` into ``replica``, in one transaction.
+def copy(primary: Path, replicas: list[Path]) -> None:
+    """One consistent snapshot of ``primary``, checked, put in place of each replica.
 
-    A replica file that is not a database any more (corrupted) is replaced;
-    a replica is never touched when the primary is what is broken.
+    A replica is never touched when the primary is what is broken, and a
+    replica that is broken itself is simply replaced.
     """
-    check_readable(primary)  # a backup copies pages without reading them
-    try:
-        backup(primary, replica)
-    except sqlite3.OperationalError:
-        raise  # busy, locked, missing: a reason to try again, never to delete
-    except sqlite3.DatabaseError:  # "file is not a database": the replica
-        for path in [replica, *replica.parent.glob(replica.name + "-*")]:
-            path.unlink(missing_ok=True)
-        backup(primary, replica)
+    with one_round_at_a_time(replica.parent for replica in replicas):
+        staged = [replica.with_name(replica.name + "-next") for replica in replicas]
+        source, checked = same_snapshot(primary, 2)
+        try:
+            # The check reads the snapshot while it is copied: nothing is put
+            # in place before it has passed.
+            with ThreadPoolExecutor(max_workers=1) as checker:
+                verdict = checker.submit(check_readable, checked)
+                snapshot(source, staged[0])
+                source.close()
+                for other in staged[1:]:
+                    shutil.copyfile(staged[0], other)  # a closed, whole file
+                verdict.result()
+            for new, replica in zip(staged, replicas, strict=True):
+                put_in_place(new, replica)
+        finally:
+            source.close()
+            checked.close()
+            for new in staged:
+                remove_database(new)
 
 
-def check_readable(primary: Path) -> None:
-    """Raise sqlite3.DatabaseError if the primary is damaged anywhere: a quick
-    check reads every page (a second on a million reviews), a backup does not."""
-    source = open_read_only(primary)
+@contextmanager
+def one_round_at_a_time(directories: Iterable[Path]) -> Iterator[None]:
+    """Two ``replicate`` at once (``--follow`` and one by hand) take turns:
+    both would write the same ``-next`` files, and an older snapshot could be
+    renamed over a newer one. The lock goes with the process, even killed."""
+    with ExitStack() as stack:
+        for directory in sorted(set(directories)):  # always in one order: no deadlock
+            fd = os.open(directory, os.O_RDONLY)
+            stack.callback(os.close, fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+
+
+def same_snapshot(primary: Path, count: int) -> list[sqlite3.Connection]:
+    """``count`` read-only connections in read transactions on one snapshot.
+
+    A read transaction sees the last commit before it started; with the
+    write lock held meanwhile (an instant: writers wait, none fails), no
+    commit falls between them. One is backed up, the other checked, at once.
+    """
+    writer = sqlite3.connect(
+        Path(primary).resolve().as_uri() + "?mode=rw",  # never a new, empty file
+        uri=True, timeout=20, isolation_level=None,
+    )  # fmt: skip
+    readers = []
     try:
-        (verdict,) = source.execute("PRAGMA quick_check").fetchone()
+        writer.execute("BEGIN IMMEDIATE")
+        for _ in range(count):
+            readers.append(open_read_only(primary))
+            readers[-1].execute("BEGIN")
+            readers[-1].execute("SELECT COUNT(*) FROM sqlite_schema").fetchone()
+    except BaseException:
+        for reader in readers:
+            reader.close()
+        raise
     finally:
-        source.close()
+        writer.close()  # rolls back: nothing was written
+    return readers
+
+
+def snapshot(source: sqlite3.Connection, new: Path) -> None:
+    """Back ``source`` up into ``new``, all pages in one step, from the read
+    transaction ``source`` has open: the snapshot it started on.
+
+    Without a journal: nobody reads the file yet, and a copy cut short is
+    thrown away, never used. It leaves in rollback-journal mode, so that it
+    needs no ``-wal`` or ``-shm`` file of its own once renamed (the primary's
+    pages say WAL).
+    """
+    remove_database(new)  # what a killed run left
+    # Pages read from a mapping of the file, not one read() call each.
+    source.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+    target = sqlite3.connect(new, timeout=20)
+    try:
+        target.execute("PRAGMA journal_mode=OFF")
+        target.execute("PRAGMA synchronous=OFF")
+        source.backup(target)
+        target.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        target.close()
+
+
+def check_readable(connection: sqlite3.Connection) -> None:
+    """Raise sqlite3.DatabaseError if the database is damaged anywhere: a
+    quick check reads every page, a backup copies pages without reading them."""
+    (verdict,) = connection.execute("PRAGMA quick_check").fetchone()
     if verdict != "ok":
         raise sqlite3.DatabaseError(f"the primary failed its check: {verdict}")
 
 
+def put_in_place(new: Path, replica: Path) -> None:
+    """Rename ``new`` over ``replica``: atomic.
+
+    Not synced to disk: a replica is made again every round. A power cut may
+    leave one damaged; the site then skips it, and the next round replaces it.
+    """
+    if replica.exists():
+        shutil.copymode(replica, new)  # whoever could read the replica still can
+    # A -wal beside the new file would be read as its own (a replica copied in
+    # WAL mode by an older `replicate` left some): gone before the new file
+    # comes. A reader of the old file keeps what it has open.
+    for sidecar in SIDECARS:
+        replica.with_name(replica.name + sidecar).unlink(missing_ok=True)
+    os.replace(new, replica)
+
+
+def remove_database(path: Path) -> None:
+    for each in [path, *(path.with_name(path.name + s) for s in SIDECARS)]:
+        each.unlink(missing_ok=True)
+
+
 def open_read_only(path: Path) -> sqlite3.Connection:
-    """Read-only, and an error if missing: never a new, empty primary to copy."""
-    return sqlite3.connect(read_only_uri(path), uri=True, timeout=20)
-
-
-def backup(primary: Path, replica: Path) -> None:
-    source = open_read_only(primary)
-    try:
-        target = sqlite3.connect(replica, timeout=20)
-        try:
-            source.backup(target)  # all pages in one step: one snapshot
-        finally:
-            target.close()
-    finally:
-        source.close()
+    """Read-only, and an error if missing: never a new, empty primary to copy.
+    Transactions are begun by hand; any thread may use it, one at a time."""
+    return sqlite3.connect(
+        read_only_uri(path), uri=True, timeout=20,
+        isolation_level=None, check_same_thread=False,
+    )  # fmt: skip
