@@ -72,6 +72,18 @@ class TakeSnapshotTests(SnapshotTestCase):
             run("take_snapshot")
         self.assertEqual(snapshot_sha256(), before)  # the old snapshot stays
 
+    def test_emails_are_found_in_any_bytes_as_a_substring_search_finds_them(self):
+        from project.management.commands.take_snapshot import emails_in
+
+        data = b"\x00real0real0@mail.example\x17bob@x.org..alice@x.orgz @x.org"
+        emails = {f"real{n}@mail.example" for n in range(5000)}
+        emails |= {"bob@x.org", "alice@x.org", "carol@x.org", "0@mail.example"}
+        found = emails_in(data, emails)
+        self.assertEqual(found, {email for email in emails if email.encode() in data})
+        self.assertEqual(
+            found, {"real0@mail.example", "0@mail.example", "bob@x.org", "alice@x.org"}
+        )
+
     @on_sqlite_only  # a file's bytes
     def test_the_same_production_and_seed_give_the_same_file(self):
         self.make_people()

@@ -16,7 +16,7 @@ from project.models import Tombstone
 from project.overlay import Overlay
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
-from reviewsite.testing import raw_count
+from reviewsite.testing import on_sqlite_only, raw_count
 
 from .helpers import ALL, SnapshotTestCase, publish, snapshot_sha256
 
@@ -192,3 +192,173 @@ class OverlayOracleTests(HypothesisTransactionTestCase):
         dearest_first = sorted(rows, key=lambda r: (-r[2], r[0]))
         newest_order = Overlay(Product).order_by("-price", "pk")
         self.assertEqual(visible(newest_order), dearest_first)
+
+
+def snapshot_queries(test, alias="snapshot"):
+    """A context manager collecting (sql, params) of each query on ``alias``."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def collect():
+        seen = []
+
+        def wrapper(execute, sql, params, many, context):
+            seen.append((sql, params or ()))
+            return execute(sql, params, many, context)
+
+        with connections[alias].execute_wrapper(wrapper):
+            yield seen
+
+    return collect()
+
+
+class OverlayCostTests(SnapshotTestCase):
+    """What a page costs: queries per database, and what each one lists."""
+
+    def change_reviews(self):
+        """An edit, a deletion and an addition among the snapshot's reviews."""
+        reviews = list(Overlay(Review).order_by("pk"))
+        reviews[0].text = "edited"
+        reviews[0].save()
+        reviews[1].delete()
+        Review.objects.create(product_id=reviews[2].product_id, text="new", rating=3)
+
+    def test_the_review_list_asks_six_local_queries_and_four_snapshot_ones(self):
+        """The count: local rows, shadowed keys (one query), the snapshot's
+        table and its hidden rows; the page: local rows, snapshot rows, which
+        of these are hidden; the products: local rows, tombstones, snapshot
+        rows. (The reviews are anonymous: no authors to read.)"""
+        self.change_reviews()
+        with (
+            self.assertNumQueries(6, using="default"),
+            self.assertNumQueries(4, using="snapshot"),
+        ):
+            self.client.get(reverse("latest_reviews"))
+
+    def test_the_product_list_asks_six_local_queries_and_four_snapshot_ones(self):
+        """As the README says: the count (two a side), the page (two local,
+        one snapshot), the review figures (shadowed keys and a GROUP BY
+        locally, a GROUP BY on the snapshot)."""
+        product = Overlay(Product).get(name="Snap 0")
+        product.name = "Snap 0, edited"
+        product.save()
+        with (
+            self.assertNumQueries(6, using="default"),
+            self.assertNumQueries(4, using="snapshot"),
+        ):
+            self.client.get(reverse("products"))
+
+    def test_the_count_lets_the_snapshot_count_its_table_whole(self):
+        """No row is tested against a list of keys: the snapshot counts its
+        table (from an index, on SQLite) and the hidden rows by key."""
+        self.change_reviews()
+        with snapshot_queries(self) as seen:
+            self.assertEqual(Overlay(Review).count(), 12)
+        sqls = [sql for sql, _ in seen]
+        self.assertEqual(len(sqls), 2)
+        self.assertFalse([sql for sql in sqls if "NOT" in sql])
+        self.assertIn('SELECT COUNT(*) AS "__count" FROM "reviews_review"', sqls)
+
+    def test_the_shadowed_keys_travel_as_one_parameter(self):
+        """Not one parameter per change: thousands of them are slow to send,
+        and SQLite caps their number."""
+        reviews = list(Overlay(Review).order_by("pk"))
+        for review in reviews[:3]:
+            review.text = "edited"
+            review.save()
+        for review in reviews[3:5]:
+            review.delete()
+        from unittest import mock
+
+        with snapshot_queries(self) as seen, mock.patch("project.overlay.DEEP_FROM", 1):
+            self.client.get(reverse("latest_reviews"))
+            list(Overlay(Review).snapshot())  # the review figures' side
+            list(Overlay(Review)[4:6])  # a deep page
+        self.assertLessEqual(max(len(params) for _, params in seen), 1)
+
+    def test_orderings_on_not_null_fields_ask_for_no_nulls_placement(self):
+        """SQLite walks the (created, id) index more slowly with NULLS LAST."""
+        with snapshot_queries(self) as seen:
+            list(Overlay(Review)[:3])
+            list(Overlay(Review).order_by("rating", "pk")[:3])
+        by_date, by_rating = seen[0][0], seen[-1][0]
+        self.assertNotIn("NULLS", by_date)
+        self.assertIn("NULLS FIRST", by_rating)  # rating may be NULL
+
+    def test_in_bulk_asks_two_local_queries_and_one_of_the_snapshot(self):
+        products = list(Overlay(Product))
+        edited, dead, kept = products[0], products[1], products[2]
+        edited.name = "Edited"
+        edited.save()
+        dead_key = dead.pk
+        dead.delete()
+        keys = [edited.pk, dead_key, kept.pk]
+        with (
+            self.assertNumQueries(2, using="default"),
+            self.assertNumQueries(1, using="snapshot"),
+        ):
+            rows = Overlay(Product).in_bulk(keys)
+        self.assertEqual(set(rows), {edited.pk, kept.pk})
+        self.assertEqual(
+            (rows[edited.pk].name, rows[edited.pk].shadow_source), ("Edited", "local")
+        )
+        self.assertEqual(rows[kept.pk].shadow_source, "snapshot")
+
+    def test_in_bulk_through_a_filter_still_hides_an_edit_it_leaves_out(self):
+        product = Overlay(Product).get(name="Snap 0")  # price 10
+        product.price = Decimal("99")
+        product.save()
+        cheap = Overlay(Product).filter(price__lt=20).in_bulk([product.pk])
+        self.assertEqual(cheap, {})
+
+    def test_a_page_reads_on_past_rows_it_finds_hidden(self):
+        """The snapshot's first rows, all hidden: the page reads further."""
+        for product in list(Overlay(Product))[:4]:
+            product.delete()
+        self.assertEqual([p.name for p in Overlay(Product)[:2]], ["Snap 4", "Snap 5"])
+
+    def test_a_deep_page_is_skipped_to_in_sql_and_merges_right(self):
+        """From DEEP_FROM on, the snapshot skips the rows before the page with
+        OFFSET instead of sending them all; every page is what slicing the
+        whole list gives."""
+        from unittest import mock
+
+        reviews = list(Overlay(Review).order_by("pk"))
+        reviews[0].text = "edited"
+        reviews[0].save()
+        reviews[5].created = reviews[9].created  # moved, tied on date
+        reviews[5].save()
+        reviews[7].delete()
+        for n in range(3):
+            Review.objects.create(
+                product_id=reviews[0].product_id, text=f"new {n}", rating=None,
+                created=reviews[2 + 3 * n].created,
+            )  # fmt: skip
+        for ordering in [["-created", "-id"], ["rating", "pk"], ["-rating", "-pk"]]:
+            whole = [r.pk for r in Overlay(Review).order_by(*ordering)]
+            self.assertEqual(len(whole), 14)
+            with mock.patch("project.overlay.DEEP_FROM", 1):
+                for start in range(1, 15):
+                    for stop in [start + 1, start + 3, None]:
+                        with self.subTest(ordering=ordering, start=start, stop=stop):
+                            page = Overlay(Review).order_by(*ordering)[start:stop]
+                            self.assertEqual([r.pk for r in page], whole[start:stop])
+                with snapshot_queries(self) as seen:
+                    list(Overlay(Review).order_by(*ordering)[6:8])
+                self.assertTrue([sql for sql, _ in seen if "OFFSET 6" in sql])
+
+    @on_sqlite_only  # the file's identity keys the memo
+    def test_the_hidden_count_is_kept_until_the_keys_or_the_snapshot_change(self):
+        self.change_reviews()
+        connections["snapshot"].close()  # opened by the overlay: file known
+        self.assertEqual(Overlay(Review).count(), 12)
+        with self.assertNumQueries(1, using="snapshot"):  # the table's count
+            self.assertEqual(Overlay(Review).count(), 12)
+        Overlay(Review).order_by("pk")[3].delete()  # the keys change
+        with self.assertNumQueries(2, using="snapshot"):
+            self.assertEqual(Overlay(Review).count(), 11)
+        # Another snapshot (production is emptied between tests): 12 reviews
+        # again, other keys.
+        publish()
+        self.assertEqual(Overlay(Review).count(), len(list(Overlay(Review))))
+        self.assertNotEqual(Overlay(Review).count(), 11)

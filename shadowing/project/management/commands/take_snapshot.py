@@ -9,6 +9,7 @@ import hashlib
 import os
 import sqlite3
 import tempfile
+from collections import defaultdict
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -134,10 +135,28 @@ def check_no_email_left(production: Path, snapshot: Path) -> None:
             row[0] for row in prod.execute("SELECT email FROM auth_user") if row[0]
         }
     prod.close()
-    data = snapshot.read_bytes()
-    left = {email for email in emails if email.encode() in data}
-    if left:
+    if left := emails_in(snapshot.read_bytes(), emails):
         raise CommandError(f"{len(left)} original email(s) remain in the snapshot.")
+
+
+def emails_in(data: bytes, emails: set[str]) -> set[str]:
+    """The emails found anywhere in ``data``: one pass over it per domain,
+    each "@domain" found checked against the names before it. (One pass per
+    email took half an hour for 20,000 users over a 400 MB file.)"""
+    names_at = defaultdict(set)
+    for email in emails:
+        name, _, domain = email.rpartition("@")
+        names_at[f"@{domain}".encode()].add(name.encode())
+    found = set()
+    for domain, names in names_at.items():
+        longest = max(map(len, names))
+        at = data.find(domain)
+        while at != -1:
+            before = data[max(0, at - longest) : at]
+            tails = {before[-n:] for n in range(1, len(before) + 1)}
+            found |= {(name + domain).decode() for name in tails & names}
+            at = data.find(domain, at + 1)
+    return found
 
 
 def check_keys_below_local_range(db) -> None:
