@@ -81,22 +81,32 @@ def allocate(logical: int, count: int) -> list[int]:
 
 class Block:
     """Every id of the milliseconds ``start_ms`` to ``end_ms`` (inclusive), for
-    every logical shard: reserved by ``reserve()``, handed out by ``take()``."""
+    every logical shard: reserved by ``reserve()``, handed out by ``take()``.
+
+    The n-th id taken, whatever its logical shard, is in millisecond n // 4096
+    of the block: ids grow in the order they are taken, so a bulk load
+    appends to each shard's primary key instead of inserting all over it
+    (which, past the page cache, makes SQLite several times slower).
+    """
 
     def __init__(self, start_ms: int, end_ms: int) -> None:
         encode(start_ms, 0, 0), encode(end_ms, 0, 0)  # refuse what ids cannot hold
         self.start_ms, self.end_ms = start_ms, end_ms
-        self.taken = [0] * (1 << SHARD_BITS)
+        self.taken = 0
+        self.last = [(-1, -1)] * (1 << SHARD_BITS)  # (ms, sequence) per logical
 
     def take(self, logical: int) -> int:
         """The next id of a logical shard: increasing, like allocate()'s."""
-        n = self.taken[logical]
-        ms = self.start_ms + (n >> SEQUENCE_BITS)
+        ms = self.start_ms + (self.taken >> SEQUENCE_BITS)
         if ms > self.end_ms:
-            raise ValueError(f"the block has no id left for logical shard {logical}")
-        self.taken[logical] = n + 1
+            raise ValueError(f"the block's {self.taken} ids are all taken")
+        self.taken += 1
+        last_ms, sequence = self.last[logical]
+        # At most 4096 ids in a millisecond in all: the sequence fits.
+        sequence = sequence + 1 if last_ms == ms else 0
+        self.last[logical] = ms, sequence
         # encode() without its checks, which reserve() made for the block.
-        return (ms << SHARD_BITS | logical) << SEQUENCE_BITS | n & MAX_SEQUENCE
+        return (ms << SHARD_BITS | logical) << SEQUENCE_BITS | sequence
 
     def id_range(self) -> tuple[int, int]:
         """The lowest and highest id the block can hold (to undo a load)."""
@@ -110,8 +120,7 @@ def reserve(count: int) -> Block:
 
     The block is the last milliseconds before now, and after every id already
     issued: no other id can be in it, and later allocate() calls, which start
-    after its end, see a clock that kept going. Up to 4096 ids per millisecond
-    and logical shard, so ``count`` ids of one logical shard fit.
+    after its end, see a clock that kept going. 4096 ids per millisecond.
     """
     from .models import IdSequence
 

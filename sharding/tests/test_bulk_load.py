@@ -18,6 +18,7 @@ from reviewsite.reviews.models import Review
 from reviewsite.testing import make_review, raw_count
 
 from .helpers import home, stored_reviews, where_is
+from .test_productstats import counted, kept
 
 
 class ReservedBlockTests(TransactionTestCase):
@@ -41,6 +42,18 @@ class ReservedBlockTests(TransactionTestCase):
             block.take(7)
         low, high = block.id_range()
         self.assertTrue(all(low <= i <= high for i in issued))
+
+    def test_ids_grow_in_the_order_taken_so_a_load_appends(self):
+        block = ids.reserve(10_000)
+        shards = [(n * 7919) % 1024 for n in range(10_000)]  # all over the map
+        taken = [block.take(logical) for logical in shards]
+        self.assertEqual(len(set(taken)), len(taken))
+        times = [decode(i)[0] for i in taken]
+        self.assertEqual(times, sorted(times))
+        self.assertEqual(times[-1] - times[0], 2)  # 10,000 ids: 3 milliseconds
+        for logical in (0, 7919 % 1024, 1023):
+            mine = [i for i, n in zip(taken, shards, strict=True) if n == logical]
+            self.assertEqual(mine, sorted(mine))
 
     def test_a_block_waits_rather_than_overlap_ids_just_issued(self):
         with mock.patch.object(ids, "now_ms", return_value=10_000):
@@ -73,8 +86,8 @@ class BulkLoadTests(TransactionTestCase):
         return {alias: raw_count(alias, Review) for alias in settings.SHARDS}
 
     def test_every_review_lands_on_its_product_shard_with_an_id_of_its_shard(self):
-        # Small transactions: many batches, queued and written by each thread.
-        with mock.patch.object(sharded_setup_demo, "ROWS_PER_TRANSACTION", 7):
+        # Small batches: many of them, queued and written by each thread.
+        with mock.patch.object(sharded_setup_demo, "ROWS_PER_BATCH", 7):
             setup_demo("--reviews", "500")
         rows = stored_reviews()
         self.assertEqual(len(rows), 500)
@@ -82,6 +95,13 @@ class BulkLoadTests(TransactionTestCase):
         for review_id, product_id, *_ in rows:
             self.assertEqual(where_is(id=review_id), [home(product_id)])
             self.assertEqual(ids.shard_of(review_id), logical_shard(product_id))
+
+    def test_the_figures_of_a_load_are_counted_and_the_triggers_back(self):
+        setup_demo("--reviews", "300")
+        self.assertEqual(kept(), counted())
+        product = Product.objects.first()
+        make_review(product, rating=5, text="after the load")
+        self.assertEqual(kept(), counted())  # a trigger counted it
 
     def test_a_failed_shard_write_leaves_no_review_and_no_product(self):
         real = sharded_setup_demo.insert_reviews
@@ -94,7 +114,7 @@ class BulkLoadTests(TransactionTestCase):
             real(alias, rows, **kwargs)
 
         with (
-            mock.patch.object(sharded_setup_demo, "ROWS_PER_TRANSACTION", 20),
+            mock.patch.object(sharded_setup_demo, "ROWS_PER_BATCH", 20),
             mock.patch.object(
                 sharded_setup_demo, "insert_reviews", fail_on_third_batch
             ),

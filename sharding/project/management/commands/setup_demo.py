@@ -3,23 +3,25 @@
 A million reviews take about what SQLite itself takes to store them (see
 benchmarks/): ids come from one reserved block instead of a query per review,
 each shard has a writer thread with its own connection (SQLite works with
-Python's lock released, so two cores insert at once), and batches wait in
-short queues, so memory stays flat however many reviews there are.
+Python's lock released, so two cores insert at once) that loads the shard in
+one transaction, with the per-product figures' triggers off and one recount
+at the end; batches wait in short queues, so memory stays flat however many
+reviews there are.
 """
 
 import queue
 import threading
 from collections import defaultdict
 
-from django.db import connections, transaction
+from django.db import connections
 
-from project import ids, shardmap
+from project import ids, productstats, shardmap
 from project.shardkeys import logical_shard
 from reviewsite.reviews.models import Review
 from reviewsite.web.management.commands.setup_demo import Command as SetupDemo
 from reviewsite.web.management.commands.setup_demo import insert_reviews
 
-ROWS_PER_TRANSACTION = 5_000
+ROWS_PER_BATCH = 5_000
 
 
 class Command(SetupDemo):
@@ -41,28 +43,27 @@ class Command(SetupDemo):
 
     def save_reviews(self, batches, count, progress) -> None:
         """Each shard's rows, numbered from one reserved block of ids, queued
-        for the shard's writer thread in batches of ROWS_PER_TRANSACTION."""
+        for the shard's writer thread in batches of ROWS_PER_BATCH."""
         block = ids.reserve(count)
         owner = {
             logical: alias
             for alias, owned in shardmap.ownership().items()
             for logical in owned
         }
-        logical_of = {}  # product id -> logical shard, hashed once per product
+        home = {}  # product id -> (logical shard, database): hashed once each
         pending = defaultdict(list)
         try:
             with ShardWriters(owner.values()) as writers:
                 for batch in batches:
                     for row in batch:
-                        logical = logical_of.get(row.product_id)
-                        if logical is None:
-                            logical = logical_of[row.product_id] = logical_shard(
-                                row.product_id
-                            )
-                        rows = pending[owner[logical]]
+                        if (found := home.get(row[0])) is None:
+                            logical = logical_shard(row[0])
+                            found = home[row[0]] = logical, owner[logical]
+                        logical, alias = found
+                        rows = pending[alias]
                         rows.append((block.take(logical), *row))
-                        if len(rows) == ROWS_PER_TRANSACTION:
-                            writers.put(owner[logical], pending.pop(owner[logical]))
+                        if len(rows) == ROWS_PER_BATCH:
+                            writers.put(alias, pending.pop(alias))
                     progress.update(len(batch))
                 for alias, rows in pending.items():
                     writers.put(alias, rows)
@@ -78,9 +79,9 @@ class Command(SetupDemo):
 
 
 class ShardWriters:
-    """A writer thread per shard, inserting the batches put() for it, each
-    batch in one transaction. A failed writer stops them all: put() and the
-    end of the ``with`` block raise its error."""
+    """A writer thread per shard, inserting the batches put() for it, all in
+    one transaction. A failed writer stops them all (the others roll back):
+    put() and the end of the ``with`` block raise its error."""
 
     QUEUED_BATCHES = 2  # per shard: memory stays flat, writers never starve
 
@@ -96,10 +97,13 @@ class ShardWriters:
 
     def write(self, alias: str, batches: queue.Queue) -> None:
         try:
-            while (rows := batches.get()) is not None:
-                if not self.errors:  # after a failure, only drain the queue
-                    with transaction.atomic(using=alias):
-                        insert_reviews(alias, rows, with_ids=True)
+            # The shard's whole load in one transaction, its per-product
+            # figures counted once at the end rather than by a trigger per row.
+            with productstats.suspended(alias):
+                while (rows := batches.get()) is not None:
+                    if self.errors:  # another shard failed: stop, roll back
+                        raise RuntimeError("stopped: another shard failed")
+                    insert_reviews(alias, rows, with_ids=True)
         except BaseException as error:
             self.errors.append(error)
             while batches.get() is not None:
