@@ -1,15 +1,16 @@
 """5. Replication: ``manage.py replicate`` against a plain file copy (issue 9).
 
 Subject: one round of ``replicate`` (heartbeat on the primary, one backup-API
-snapshot, its quick_check, a copy beside each replica, fsync and rename),
+snapshot, its quick_check, a copy beside each replica, and a rename),
 run in this process with call_command, once the project is set up.
 
 Baseline: what a person would do by hand, in this process too: checkpoint
 the primary's WAL into its file (``PRAGMA wal_checkpoint(TRUNCATE)``; a copy
 of a WAL-mode database without it misses the commits still in the WAL), then
 ``shutil.copyfile`` of the primary to each replica's path. It is consistent
-only because nothing writes the primary meanwhile, it syncs nothing to disk
-and checks nothing; ``replicate`` does all three. Neither side pays for
+only because nothing writes the primary meanwhile, and checks nothing;
+``replicate`` is consistent while the primary is written, and checks what it
+copies. Neither syncs to disk. Neither side pays for
 starting a process.
 
 Both run on the same files, in alternation, several rounds; the medians are
