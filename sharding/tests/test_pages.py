@@ -19,7 +19,7 @@ from project import shardmap
 from project.views import LatestReviewsView, cursor_after
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
-from reviewsite.testing import make_product, make_review
+from reviewsite.testing import make_product, make_review, raw_count
 
 from .helpers import home, newest, stored_reviews
 
@@ -195,17 +195,23 @@ class ThreadedFanOutTests(TransactionTestCase):
         self.assertGreater(len(stored_reviews()), 4 * view.per_page // 2)
 
     def test_a_shard_failing_in_its_thread_degrades_the_page(self):
+        # Which shards hold the reviews depends on the product ids, which a
+        # database's sequence may not restart between tests (PostgreSQL).
+        held = {alias: raw_count(alias, Review) for alias in settings.SHARDS}
+        failing = min(held, key=held.get)
         real = LatestReviewsView.page_of
 
-        def shard2_fails(self, alias, before):
-            if alias == "shard2":
+        def one_shard_fails(self, alias, before):
+            if alias == failing:
                 raise OperationalError("disk I/O error")
             return real(self, alias, before)
 
-        with mock.patch.object(LatestReviewsView, "page_of", shard2_fails):
+        with mock.patch.object(LatestReviewsView, "page_of", one_shard_fails):
             response = self.client.get(reverse("latest_reviews"))
-        self.assertContains(response, "shard2 did not answer")
-        self.assertEqual(len(response.context["reviews"]), 20)
+        self.assertContains(response, f"{failing} did not answer")
+        shown = min(20, sum(held.values()) - held[failing])
+        self.assertEqual(len(response.context["reviews"]), shown)
+        self.assertGreater(shown, 0)
 
     def test_a_hung_shard_does_not_take_the_pool_from_the_others(self):
         import threading as t
