@@ -7,6 +7,8 @@ longer matches a filter hides its snapshot row all the same: a snapshot row is
 hidden as soon as its key has a local row or a tombstone.
 """
 
+import bisect
+import functools
 import json
 import os
 from itertools import groupby
@@ -38,6 +40,7 @@ class Overlay:
         self.ordering = list(ordering or model._meta.ordering or ["pk"])
         # A queryset to start from on both sides (the admin's filtered one).
         self.base = model._default_manager.all() if base is None else base
+        self._hidden_rows = None  # see hidden()
 
     def _clone(self, **changes) -> "Overlay":
         state = {"where": self.where, "ordering": self.ordering, "base": self.base}
@@ -74,18 +77,33 @@ class Overlay:
         """The snapshot rows that match, hidden ones included."""
         return self.base.using(SNAPSHOT).filter(self.where)
 
+    def hidden(self) -> "Hidden":
+        """The matching snapshot rows that a local row or tombstone hides.
+
+        Read once per overlay while the local database is unchanged: a page
+        counts, then slices, and both need them. Unchanged means this
+        process wrote nothing since (SQLite's total_changes); another
+        process's write is seen by the next overlay, as by a queryset whose
+        rows were read."""
+        version = local_version()
+        if (
+            version is None
+            or self._hidden_rows is None
+            or (self._hidden_rows[0] != version)
+        ):
+            self._hidden_rows = (version, hidden_rows(self.matching(), self.ordering))
+        return self._hidden_rows[1]
+
     def count(self) -> int:
         """Local rows, plus matching snapshot rows, less the hidden ones among
         them. Two plain counts: SQLite counts a whole table from its smallest
         index, which it cannot do once every row is tested against a NOT IN
-        list; the hidden rows are counted by key, a lookup each."""
+        list; the hidden rows are found by key, a lookup each."""
         local = self.local().count()
         if not self.augmented():
             return local
-        matching = self.matching()
-        keys = shadowed(self.model)
-        hidden = hidden_count(matching, keys) if keys is not None else 0
-        return local + matching.count() - hidden
+        hidden = len(self.hidden().keys)  # first: it opens the snapshot
+        return local + self.matching().count() - hidden
 
     def exists(self) -> bool:
         return self.local().exists() or (self.augmented() and bool(self.visible(1)))
@@ -115,10 +133,11 @@ class Overlay:
         rows = [*self._fetch(self.local(), stop), *self.visible(stop)]
         return order(rows, self.ordering)[start:stop]
 
-    def _fetch(self, queryset, stop, start=0) -> list[Model]:
+    def _fetch(self, queryset, stop, start=0, ordering=None) -> list[Model]:
         """Rows ``start:stop`` of one side, in the overlay's order, marked."""
-        ordering = as_python_sorts(self.model, self.ordering, queryset.db)
-        return mark(list(queryset.order_by(*ordering)[start:stop]))
+        ordering = ordering or self.ordering
+        sorts = as_python_sorts(self.model, ordering, queryset.db)
+        return mark(list(queryset.order_by(*sorts)[start:stop]))
 
     def visible(self, stop) -> list[Model]:
         """The first ``stop`` matching snapshot rows (all if None) that no local
@@ -155,15 +174,17 @@ class Overlay:
     def _deep_page(self, start: int, stop) -> list[Model] | None:
         """Rows ``start:stop`` without reading the rows before them.
 
-        The snapshot skips its first ``start`` visible rows itself (OFFSET,
-        the shadowed keys excluded in SQL); the first row after them, ``bound``,
-        is preceded by exactly those rows and the local rows before it. The
-        local rows before it (few: what you changed) push as many of the
-        snapshot's last skipped rows into the page; the page then goes on with
-        the rows from ``bound`` on, merged."""
+        ``bound``, the snapshot's ``start``-th visible row, is found by walking
+        its index as one database would (OFFSET, no list of keys to test each
+        skipped row against): the hidden rows before the row at ``start``,
+        counted in memory from their sort values, are as many visible rows
+        further on. ``bound`` is preceded by exactly ``start`` visible rows
+        and the local rows before it. The local rows before it (few: what
+        you changed) push as many of the snapshot's last skipped rows into
+        the page, read backwards from ``bound`` by keyset; the page then goes
+        on with the rows from ``bound`` on, merged."""
         size = None if stop is None else stop - start
-        shown = self.snapshot()
-        after = self._fetch(shown, stop, start)
+        after = self._walk(self.ordering, size, offset=start)
         if not after:
             return None  # past the snapshot's end: read from the top
         bound = after[0]
@@ -176,10 +197,38 @@ class Overlay:
         pushed = len(local_before)
         tail = []
         if pushed:
-            skipped = self._fetch(shown, start, max(0, start - pushed))
+            backwards = [flip(field) for field in self.ordering]
+            skipped = self._walk(backwards, pushed, after=bound)
             tail = order([*skipped, *local_before], self.ordering)[-pushed:]
         rest = order([*after, *local_after], self.ordering)
         return [*tail, *rest][:size]
+
+    def _walk(self, ordering, want, offset: int = 0, after=None) -> list[Model]:
+        """``want`` visible snapshot rows (all if None) in ``ordering``: the
+        ``offset``-th visible one and those after it, or those after the row
+        ``after``. Read in batches, each going on from the last row read by
+        keyset; hidden rows are dropped by key, with no query."""
+        hidden = self.hidden()
+        matching = self.matching()
+        queryset = (
+            matching if after is None else matching.filter(after_row(after, ordering))
+        )
+        rows, skip, last = [], 0, None
+        while True:
+            if last is not None:
+                queryset = matching.filter(after_row(last, ordering))
+            limit = None if want is None else skip + want - len(rows) + want // 16 + 2
+            batch = self._fetch(
+                queryset, None if limit is None else offset + limit, offset, ordering
+            )
+            if offset and batch:
+                # As many visible rows further on as hidden rows come before.
+                skip = hidden.before(batch[0])
+            offset = 0
+            rows += [row for row in batch if row.pk not in hidden.keys]
+            if want is None or len(batch) < limit or len(rows) >= skip + want:
+                return rows[skip:][:want]
+            last = batch[-1]
 
     def get(self, *args, **kwargs) -> Model:
         rows = list(self.filter(*args, **kwargs)[:2])
@@ -220,35 +269,46 @@ DEEP_FROM = 100
 
 def before(row, ordering: list[str]) -> Q:
     """The rows that come before ``row`` in this ordering (NULLs first when
-    ascending, as order()), as a filter: a keyset condition."""
-    condition, same = None, Q()
-    for field in ordering:
+    ascending, as order()), as a filter: a keyset condition. It is led by a
+    range on the first field where it can be (the field cannot be NULL, or
+    it is descending): SQLite then seeks in the index on that field instead of
+    testing every row of it against the ORs."""
+    condition, same, lead = None, Q(), Q()
+    for n, field in enumerate(ordering):
         name, value = sort_name(field), getattr(row, sort_name(field))
+        nullable = name != "pk" and row._meta.get_field(name).null
         if field.startswith("-"):  # larger first, NULLs last
             earlier = (
                 Q(**{f"{name}__isnull": False})
                 if value is None
                 else Q(**{f"{name}__gt": value})
             )
+            if n == 0 and value is not None:
+                lead = Q(**{f"{name}__gte": value})
         elif value is None:  # NULLs first: nothing comes before a NULL
             earlier = None
         else:
-            earlier = Q(**{f"{name}__lt": value}) | Q(**{f"{name}__isnull": True})
+            earlier = Q(**{f"{name}__lt": value})
+            if nullable:
+                earlier |= Q(**{f"{name}__isnull": True})
+            elif n == 0:
+                lead = Q(**{f"{name}__lte": value})
         if earlier is not None:
             condition = (
                 same & earlier if condition is None else condition | (same & earlier)
             )
         same &= Q(**{f"{name}__isnull": True}) if value is None else Q(**{name: value})
-    return condition if condition is not None else Q(pk__in=[])
+    return lead & condition if condition is not None else Q(pk__in=[])
 
 
 def after_row(row, ordering: list[str]) -> Q:
     """The rows that come after ``row`` (the ordering ends with the key: no
     other row ties with it)."""
-    flipped = [
-        field[1:] if field.startswith("-") else "-" + field for field in ordering
-    ]
-    return before(row, flipped)
+    return before(row, [flip(field) for field in ordering])
+
+
+def flip(field: str) -> str:
+    return field[1:] if field.startswith("-") else "-" + field
 
 
 def mark(rows: list[Model]) -> list[Model]:
@@ -284,6 +344,36 @@ def as_python_sorts(model, ordering: list[str], alias: str) -> list:
         else:
             expressions.append(value.asc(nulls_first=nulls or None))
     return expressions
+
+
+def sort_key(ordering: list[str]):
+    """order()'s order as one key (to bisect by): NULLs first when ascending."""
+    fields = [(sort_name(field), field.startswith("-")) for field in ordering]
+
+    def key(row) -> tuple:
+        values = [(getattr(row, name), descending) for name, descending in fields]
+        return tuple(
+            Reversed((value is not None, value)) if descending
+            else (value is not None, value)
+            for value, descending in values
+        )  # fmt: skip
+
+    return key
+
+
+class Reversed:
+    """A value that sorts the other way round (a descending field)."""
+
+    __slots__ = ["value"]
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other) -> bool:
+        return self.value == other.value
+
+    def __lt__(self, other) -> bool:
+        return other.value < self.value
 
 
 def check_ordering(ordering) -> None:
@@ -355,27 +445,57 @@ def shadowed(model) -> RawSQL | None:
     return RawSQL("SELECT value FROM json_each(%s)", [array])
 
 
-# (snapshot file, query, keys) -> how many rows the keys hide; the last few.
-HIDDEN_COUNTS: dict[tuple, int] = {}
+class Hidden:
+    """Hidden snapshot rows: their keys, and where they fall in an ordering."""
+
+    def __init__(self, rows: list, ordering: list[str]):
+        self.rows, self.ordering = rows, ordering
+        self.keys = frozenset(row.pk for row in rows)
+
+    @functools.cached_property
+    def positions(self) -> list:
+        key = sort_key(self.ordering)
+        return sorted(key(row) for row in self.rows)
+
+    def before(self, row) -> int:
+        """How many come before ``row``: a bisection, no query."""
+        return bisect.bisect_left(self.positions, sort_key(self.ordering)(row))
 
 
-def hidden_count(matching, keys: RawSQL) -> int:
-    """How many of the ``matching`` snapshot rows ``keys`` hide: a lookup per
-    key, 10 ms for 8,000 keys over a million rows. The snapshot never changes
-    in place (take_snapshot swaps in another file), so the answer for the same
-    file, query and keys is kept: the first count after a local change asks
-    the snapshot, the next ones do not."""
-    counting = matching.filter(pk__in=keys)
+# (snapshot file, query, keys) -> the rows the keys hide; the last few.
+HIDDEN: dict[tuple, Hidden] = {}
+
+
+def hidden_rows(matching, ordering: list[str]) -> Hidden:
+    """The ``matching`` snapshot rows that the shadowed keys hide, with their
+    sort values: a lookup per key, 10 ms for 8,000 keys over a million rows.
+    The snapshot never changes in place (take_snapshot swaps in another file),
+    so the rows for the same file, query and keys are kept: the first page
+    after a local change asks the snapshot, the next ones do not."""
+    keys = shadowed(matching.model)
+    if keys is None:
+        return Hidden([], ordering)
+    names = dict.fromkeys([*(sort_name(field) for field in ordering), "pk"])
+    query = matching.filter(pk__in=keys).order_by().values_list(*names, named=True)
     opened = opened_snapshot_file()
     if opened is None:  # not SQLite, or not known which file it reads
-        return counting.count()
-    sql, params = counting.query.sql_with_params()
-    key = (opened, sql, *params)
-    if (hidden := HIDDEN_COUNTS.get(key)) is None:
-        hidden = HIDDEN_COUNTS[key] = counting.count()
-        while len(HIDDEN_COUNTS) > 16:
-            del HIDDEN_COUNTS[next(iter(HIDDEN_COUNTS))]
+        return Hidden(list(query), ordering)
+    sql, params = query.query.sql_with_params()
+    key = (opened, *ordering, sql, *params)
+    if (hidden := HIDDEN.get(key)) is None:
+        hidden = HIDDEN[key] = Hidden(list(query), ordering)
+        while len(HIDDEN) > 16:
+            del HIDDEN[next(iter(HIDDEN))]
     return hidden
+
+
+def local_version() -> tuple | None:
+    """The local connection and how many rows it has changed, on SQLite
+    (None elsewhere): what hidden rows read before it stays true for."""
+    connection = connections[LOCAL].connection
+    if connections[LOCAL].vendor != "sqlite" or connection is None:
+        return None
+    return (id(connection), connection.total_changes)
 
 
 def opened_snapshot_file() -> tuple | None:

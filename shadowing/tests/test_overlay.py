@@ -347,6 +347,34 @@ class OverlayCostTests(SnapshotTestCase):
                     list(Overlay(Review).order_by(*ordering)[6:8])
                 self.assertTrue([sql for sql, _ in seen if "OFFSET 6" in sql])
 
+    def test_a_deep_page_tests_no_skipped_row_against_the_keys(self):
+        """The OFFSET walks the snapshot's index as one database would: no
+        list of shadowed keys is sent with it, and the hidden rows are read
+        once for the count and the page together."""
+        from unittest import mock
+
+        self.change_reviews()
+        with snapshot_queries(self) as seen, mock.patch("project.overlay.DEEP_FROM", 1):
+            overlay = Overlay(Review)
+            overlay.count()
+            list(overlay[6:8])
+        offsets = [(sql, p) for sql, p in seen if "OFFSET 6" in sql]
+        self.assertEqual(len(offsets), 1)
+        self.assertEqual(offsets[0][1], ())  # no keys
+        self.assertNotIn("json_each", offsets[0][0])
+        self.assertEqual(len([sql for sql, _ in seen if "json_each" in sql]), 1)
+
+    def test_a_keyset_condition_lets_sqlite_seek_its_index(self):
+        """Led by a range on the first field: SEARCH, not SCAN, of the index."""
+        from project.overlay import after_row
+
+        self.change_reviews()
+        row = Overlay(Review)[5]
+        later = Overlay(Review).matching().filter(after_row(row, ["-created", "-id"]))
+        plan = later.order_by("-created", "-id").explain()
+        if connections["snapshot"].vendor == "sqlite":
+            self.assertIn("SEARCH", plan)
+
     @on_sqlite_only  # the file's identity keys the memo
     def test_the_hidden_count_is_kept_until_the_keys_or_the_snapshot_change(self):
         self.change_reviews()
