@@ -14,15 +14,21 @@ Memory is the proportional set size of the command (and any child) sampled
 every 50 ms: it should not grow with N.
 """
 
-import json
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-from common import PeakMemory, Result, main, manage, setup_django, subprocess_env
+from common import (
+    PeakMemory,
+    Result,
+    each_size,
+    manage,
+    setup_django,
+    sized_main,
+    subprocess_env,
+)
 
 SEED = "2010"
 
@@ -112,22 +118,12 @@ def stored(path: Path) -> Counter:
 
 
 def run(quick: bool, workdir: Path) -> list[Result]:
-    """Each size in a process of its own: Django is configured once a process,
-    and the floor's preparation configures it for that size's files."""
-    results = []
-    for reviews in [2_000] if quick else [100_000, 1_000_000]:
-        workdir.mkdir(parents=True, exist_ok=True)
-        out = workdir / f"populate-{reviews}.json"
-        subprocess.run(
-            [sys.executable, __file__, "--size", str(reviews),
-             "--workdir", str(workdir), "--json", str(out)],
-            check=True,
-        )  # fmt: skip
-        results += [Result(**result) for result in json.loads(out.read_text())]
-    return results
+    return each_size(
+        __file__, [2_000] if quick else [100_000, 1_000_000], quick, workdir
+    )
 
 
-def measure(workdir: Path, reviews: int) -> Result:
+def measure(quick: bool, workdir: Path, reviews: int) -> list[Result]:
     subject_dir, floor_dir = (
         workdir / f"populate-{reviews}",
         workdir / f"floor-{reviews}",
@@ -143,23 +139,22 @@ def measure(workdir: Path, reviews: int) -> Result:
             raise AssertionError(f"the floor did not store its rows on {alias}")
     if sum(len(r) for r in rows.values()) != reviews:
         raise AssertionError("the floor has the wrong number of rows")
-    return Result(
-        benchmark="1. Populate",
-        case=f"{reviews:,} reviews, 4 shards",
-        subject="setup_demo (whole command)",
-        baseline="raw sqlite3 executemany",
-        subject_s=seconds,
-        baseline_s=floor_s,
-        goal=2.0,
-        notes={"peak_mb": round(peak_mb, 1), "rows_per_s": round(reviews / seconds)},
-    )
+    return [
+        Result(
+            benchmark="1. Populate",
+            case=f"{reviews:,} reviews, 4 shards",
+            subject="setup_demo (whole command)",
+            baseline="raw sqlite3 executemany",
+            subject_s=seconds,
+            baseline_s=floor_s,
+            goal=2.0,
+            notes={
+                "peak_mb": round(peak_mb, 1),
+                "rows_per_s": round(reviews / seconds),
+            },
+        )
+    ]
 
 
 if __name__ == "__main__":
-    if "--size" in sys.argv:  # one size (see run)
-        at = sys.argv.index("--size")
-        size = int(sys.argv[at + 1])
-        del sys.argv[at : at + 2]
-        main(lambda quick, workdir: [measure(workdir, size)])
-    else:
-        main(run)
+    sized_main(run, measure)

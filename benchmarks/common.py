@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -164,3 +165,33 @@ def main(run: Callable[[bool, Path], list[Result]]) -> None:
     args = parser.parse_args()
     results = run(args.quick, args.workdir.resolve())
     args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
+
+
+def each_size(
+    script: str, sizes: list[int], quick: bool, workdir: Path
+) -> list[Result]:
+    """Results of ``script --size N`` for each size, each in a process of its
+    own: Django is configured once a process, for one size's files."""
+    results = []
+    workdir.mkdir(parents=True, exist_ok=True)
+    for size in sizes:
+        out = workdir / f"{Path(script).stem}-{size}.json"
+        command = [sys.executable, script, "--size", str(size)]
+        command += ["--workdir", str(workdir), "--json", str(out)]
+        subprocess.run(command + ["--quick"] * quick, check=True)
+        results += [Result(**result) for result in json.loads(out.read_text())]
+    return results
+
+
+def sized_main(
+    run: Callable[[bool, Path], list[Result]],
+    measure: Callable[[bool, Path, int], list[Result]],
+) -> None:
+    """main() for a script that measures each size in its own process:
+    ``run`` starts them (with each_size), ``--size N`` measures one."""
+    if "--size" not in sys.argv:
+        return main(run)
+    at = sys.argv.index("--size")
+    size = int(sys.argv[at + 1])
+    del sys.argv[at : at + 2]
+    main(lambda quick, workdir: measure(quick, workdir, size))
