@@ -51,7 +51,15 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Result, interleaved, main, manage, setup_django, subprocess_env
+from common import (
+    Result,
+    each_size,
+    interleaved,
+    manage,
+    setup_django,
+    sized_main,
+    subprocess_env,
+)
 
 PATTERN = "shadowing"
 PLAIN = "plain"  # the baseline's alias, added at run time
@@ -61,25 +69,9 @@ PER_PAGE = 20
 
 
 def run(quick: bool, workdir: Path) -> list[Result]:
-    sizes = [2_000] if quick else [100_000, 1_000_000]
-    results = []
-    for reviews in sizes:
-        # One process configures Django once: each size is its own process.
-        if reviews == sizes[-1]:
-            results += measure(quick, workdir, reviews)
-        else:
-            results += measure_in_subprocess(quick, workdir, reviews)
-    return results
-
-
-def measure_in_subprocess(quick: bool, workdir: Path, reviews: int) -> list[Result]:
-    out = workdir / f"shadowing-{reviews}.json"
-    command = [sys.executable, __file__, "--workdir", str(workdir), "--json", str(out)]
-    subprocess.run(
-        [*command, *(["--quick"] if quick else []), "--size", str(reviews)],
-        check=True,
+    return each_size(
+        __file__, [2_000] if quick else [100_000, 1_000_000], quick, workdir
     )
-    return [Result(**row) for row in json.loads(out.read_text())]
 
 
 def measure(quick: bool, workdir: Path, reviews: int) -> list[Result]:
@@ -402,10 +394,4 @@ def last_page() -> int:
 
 
 if __name__ == "__main__":
-    if "--size" in sys.argv:  # one size, in a process of its own (see run)
-        at = sys.argv.index("--size")
-        size = int(sys.argv[at + 1])
-        del sys.argv[at : at + 2]
-        main(lambda quick, workdir: measure(quick, workdir, size))
-    else:
-        main(run)
+    sized_main(run, measure)
