@@ -41,6 +41,7 @@ class Overlay:
         # A queryset to start from on both sides (the admin's filtered one).
         self.base = model._default_manager.all() if base is None else base
         self._hidden_rows = None  # see hidden()
+        self._snapshot_rows = None  # see count()
 
     def _clone(self, **changes) -> "Overlay":
         state = {"where": self.where, "ordering": self.ordering, "base": self.base}
@@ -103,7 +104,8 @@ class Overlay:
         if not self.augmented():
             return local
         hidden = len(self.hidden().keys)  # first: it opens the snapshot
-        return local + self.matching().count() - hidden
+        self._snapshot_rows = self.matching().count()  # see _guess_skip()
+        return local + self._snapshot_rows - hidden
 
     def exists(self) -> bool:
         return self.local().exists() or (self.augmented() and bool(self.visible(1)))
@@ -133,11 +135,17 @@ class Overlay:
         rows = [*self._fetch(self.local(), stop), *self.visible(stop)]
         return order(rows, self.ordering)[start:stop]
 
-    def _fetch(self, queryset, stop, start=0, ordering=None) -> list[Model]:
-        """Rows ``start:stop`` of one side, in the overlay's order, marked."""
+    def _fetch(self, queryset, stop, start=0, ordering=None, light=False) -> list:
+        """Rows ``start:stop`` of one side, in the overlay's order, marked;
+        ``light``: only their sort values and key, for rows that only place
+        the page (SQLite reads them from the index, builds no model)."""
         ordering = ordering or self.ordering
         sorts = as_python_sorts(self.model, ordering, queryset.db)
-        return mark(list(queryset.order_by(*sorts)[start:stop]))
+        queryset = queryset.order_by(*sorts)
+        if light:
+            names = dict.fromkeys([*(sort_name(field) for field in ordering), "pk"])
+            return list(queryset.values_list(*names, named=True)[start:stop])
+        return mark(list(queryset[start:stop]))
 
     def visible(self, stop) -> list[Model]:
         """The first ``stop`` matching snapshot rows (all if None) that no local
@@ -182,17 +190,24 @@ class Overlay:
         and the local rows before it. The local rows before it (few: what
         you changed) push as many of the snapshot's last skipped rows into
         the page, read backwards from ``bound`` by keyset; the page then goes
-        on with the rows from ``bound`` on, merged."""
+        on with the rows from ``bound`` on, merged.
+
+        All of this reads sort values and keys only (light rows): most of
+        the rows read are skipped, hidden or pushed past, and building them
+        as models cost more than the page. Only the page's own rows are then
+        read whole, by key (_whole)."""
         size = None if stop is None else stop - start
         after = self._walk(self.ordering, size, offset=start)
         if not after:
             return None  # past the snapshot's end: read from the top
-        bound = after[0]
+        bound, model, light = after[0], self.model, True
         local_before = self._fetch(
-            self.local().filter(before(bound, self.ordering)), None
+            self.local().filter(before(bound, self.ordering, model)), None, light=light
         )
         local_after = self._fetch(
-            self.local().filter(after_row(bound, self.ordering)), size
+            self.local().filter(after_row(bound, self.ordering, model)),
+            size,
+            light=light,
         )
         pushed = len(local_before)
         tail = []
@@ -201,25 +216,47 @@ class Overlay:
             skipped = self._walk(backwards, pushed, after=bound)
             tail = order([*skipped, *local_before], self.ordering)[-pushed:]
         rest = order([*after, *local_after], self.ordering)
-        return [*tail, *rest][:size]
+        local = {row.pk for row in [*local_before, *local_after]}
+        return self._whole([*tail, *rest][:size], local)
 
-    def _walk(self, ordering, want, offset: int = 0, after=None) -> list[Model]:
-        """``want`` visible snapshot rows (all if None) in ``ordering``: the
-        ``offset``-th visible one and those after it, or those after the row
-        ``after``. Read in batches, each going on from the last row read by
-        keyset; hidden rows are dropped by key, with no query."""
+    def _whole(self, rows: list, local: set) -> list[Model]:
+        """The models of these light rows, in their order: one query per side
+        by key (the keys are unique: a local key hides the snapshot's)."""
+        found = {}
+        for side, keys in [
+            (self.local(), [row.pk for row in rows if row.pk in local]),
+            (self.matching(), [row.pk for row in rows if row.pk not in local]),
+        ]:
+            if keys:
+                by_key = side.filter(pk__in=listed(keys, side.db)).order_by()
+                found |= {row.pk: row for row in by_key}
+        return mark([found[row.pk] for row in rows])
+
+    def _walk(self, ordering, want, offset: int = 0, after=None) -> list:
+        """``want`` visible snapshot rows (all if None) in ``ordering``, light:
+        the ``offset``-th visible one and those after it, or those after the
+        row ``after``. Read in batches, each going on from the last row read
+        by keyset; hidden rows are dropped by key, with no query."""
         hidden = self.hidden()
         matching = self.matching()
         queryset = (
-            matching if after is None else matching.filter(after_row(after, ordering))
+            matching
+            if after is None
+            else matching.filter(after_row(after, ordering, self.model))
         )
         rows, skip, last = [], 0, None
         while True:
             if last is not None:
-                queryset = matching.filter(after_row(last, ordering))
+                queryset = matching.filter(after_row(last, ordering, self.model))
             limit = None if want is None else skip + want - len(rows) + want // 16 + 2
+            if limit is not None and offset:
+                limit += self._guess_skip(offset)
             batch = self._fetch(
-                queryset, None if limit is None else offset + limit, offset, ordering
+                queryset,
+                None if limit is None else offset + limit,
+                offset,
+                ordering,
+                light=True,
             )
             if offset and batch:
                 # As many visible rows further on as hidden rows come before.
@@ -229,6 +266,16 @@ class Overlay:
             if want is None or len(batch) < limit or len(rows) >= skip + want:
                 return rows[skip:][:want]
             last = batch[-1]
+
+    def _guess_skip(self, offset: int) -> int:
+        """About how many hidden rows come before the snapshot's ``offset``-th
+        row, from their share of the snapshot (counted for the paginator),
+        with a margin: the first batch then usually reaches the page, in one
+        query. Over-reading costs little: the batch is light rows."""
+        if not self._snapshot_rows:
+            return 0
+        share = len(self.hidden().keys) / self._snapshot_rows
+        return int(offset * share * 1.5) + 8
 
     def get(self, *args, **kwargs) -> Model:
         rows = list(self.filter(*args, **kwargs)[:2])
@@ -267,16 +314,18 @@ class Overlay:
 DEEP_FROM = 100
 
 
-def before(row, ordering: list[str]) -> Q:
+def before(row, ordering: list[str], model=None) -> Q:
     """The rows that come before ``row`` in this ordering (NULLs first when
     ascending, as order()), as a filter: a keyset condition. It is led by a
     range on the first field where it can be (the field cannot be NULL, or
     it is descending): SQLite then seeks in the index on that field instead of
-    testing every row of it against the ORs."""
+    testing every row of it against the ORs. ``row`` may be a light row
+    (sort values and key) of ``model``."""
+    meta = (model or row)._meta
     condition, same, lead = None, Q(), Q()
     for n, field in enumerate(ordering):
         name, value = sort_name(field), getattr(row, sort_name(field))
-        nullable = name != "pk" and row._meta.get_field(name).null
+        nullable = name != "pk" and meta.get_field(name).null
         if field.startswith("-"):  # larger first, NULLs last
             earlier = (
                 Q(**{f"{name}__isnull": False})
@@ -301,10 +350,10 @@ def before(row, ordering: list[str]) -> Q:
     return lead & condition if condition is not None else Q(pk__in=[])
 
 
-def after_row(row, ordering: list[str]) -> Q:
+def after_row(row, ordering: list[str], model=None) -> Q:
     """The rows that come after ``row`` (the ordering ends with the key: no
     other row ties with it)."""
-    return before(row, [flip(field) for field in ordering])
+    return before(row, [flip(field) for field in ordering], model)
 
 
 def flip(field: str) -> str:

@@ -1,6 +1,7 @@
 """The overlay: snapshot rows plus local changes, proved against an oracle, and a
 snapshot that no write ever reaches."""
 
+import json
 from decimal import Decimal
 
 from django.conf import settings
@@ -362,7 +363,44 @@ class OverlayCostTests(SnapshotTestCase):
         self.assertEqual(len(offsets), 1)
         self.assertEqual(offsets[0][1], ())  # no keys
         self.assertNotIn("json_each", offsets[0][0])
-        self.assertEqual(len([sql for sql, _ in seen if "json_each" in sql]), 1)
+        # Two lists of keys: the shadowed ones, once for the count and the
+        # page, and the page's own two rows, read whole by key.
+        listed = [params for sql, params in seen if "json_each" in sql]
+        self.assertEqual(len(listed), 2)
+        self.assertEqual(len(json.loads(listed[-1][0])), 2)
+
+    def test_a_deep_page_reads_only_sort_values_of_the_rows_it_skips(self):
+        """The rows that only place the page (skipped, hidden, pushed) are
+        read as sort values and keys; the page's own rows alone are read
+        whole, by key: building the others as models cost more than the page."""
+        from unittest import mock
+
+        self.change_reviews()
+        whole = [r.pk for r in Overlay(Review)]
+        with snapshot_queries(self) as seen, mock.patch("project.overlay.DEEP_FROM", 1):
+            page = Overlay(Review)[6:8]
+        self.assertEqual([r.pk for r in page], whole[6:8])
+        self.assertEqual({r.shadow_source for r in page}, {"snapshot"})
+        walks = [sql for sql, _ in seen if "LIMIT" in sql]
+        self.assertTrue(walks)
+        self.assertFalse([sql for sql in walks if '"text"' in sql])
+        read_whole = [p for sql, p in seen if '"text"' in sql]
+        self.assertEqual([len(json.loads(p[0])) for p in read_whole], [2])
+
+    def test_a_deep_page_after_hidden_rows_takes_one_walk(self):
+        """The hidden rows before the page are guessed from their share of
+        the snapshot (counted for the paginator), so the first batch reaches
+        past them: no second query to read the rest of the page."""
+        from unittest import mock
+
+        for review in list(Overlay(Review))[:4]:
+            review.delete()  # the four newest: all before the page
+        whole = [r.pk for r in Overlay(Review)]
+        with snapshot_queries(self) as seen, mock.patch("project.overlay.DEEP_FROM", 1):
+            overlay = Overlay(Review)
+            overlay.count()
+            self.assertEqual([r.pk for r in overlay[6:8]], whole[6:8])
+        self.assertEqual(len([sql for sql, _ in seen if "LIMIT" in sql]), 1)
 
     def test_a_keyset_condition_lets_sqlite_seek_its_index(self):
         """Led by a range on the first field: SEARCH, not SCAN, of the index."""
