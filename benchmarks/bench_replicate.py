@@ -26,7 +26,15 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from common import Result, interleaved, main, manage, setup_django, subprocess_env
+from common import (
+    Result,
+    check,
+    interleaved,
+    main,
+    manage,
+    setup_django,
+    subprocess_env,
+)
 
 FULL_REVIEWS = 1_000_000
 QUICK_REVIEWS = 2_000
@@ -51,7 +59,7 @@ def file_copy(primary: Path, replicas: list[Path]) -> None:
         (busy, _, _) = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     finally:
         connection.close()
-    assert not busy, "the checkpoint could not finish: the copy would not be whole"
+    check(not busy, "the checkpoint could not finish: the copy would not be whole")
     for replica in replicas:
         shutil.copyfile(primary, replica)
 
@@ -80,27 +88,29 @@ def check_replicas(primary: Path, replicas: dict[str, Path]) -> int:
     beat = Heartbeat.objects.using("default").get(pk=1).beat
     for alias, path in replicas.items():
         count, digest = rows_digest(path)
-        assert count == expected[0], (
-            f"{alias} has {count:,} reviews, the primary {expected[0]:,}"
+        check(
+            count == expected[0],
+            f"{alias} has {count:,} reviews, the primary {expected[0]:,}",
         )
-        assert digest == expected[1], (
-            f"{alias} holds other review rows than the primary"
+        check(
+            digest == expected[1], f"{alias} holds other review rows than the primary"
         )
         # The site's own view of the replica: its read-only Django connection.
         site_count = Review.objects.using(alias).count()
-        assert site_count == expected[0], (
-            f"the site reads {site_count:,} reviews on {alias}, not {expected[0]:,}"
+        check(
+            site_count == expected[0],
+            f"the site reads {site_count:,} reviews on {alias}, not {expected[0]:,}",
         )
         copied_beat = Heartbeat.objects.using(alias).get(pk=1).beat
-        assert copied_beat == beat, f"{alias} has heartbeat {copied_beat}, not {beat}"
+        check(copied_beat == beat, f"{alias} has heartbeat {copied_beat}, not {beat}")
         connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         try:
             (verdict,) = connection.execute("PRAGMA integrity_check").fetchone()
-            assert verdict == "ok", f"{alias} failed its integrity check: {verdict}"
+            check(verdict == "ok", f"{alias} failed its integrity check: {verdict}")
             try:
                 connection.execute("DELETE FROM reviews_review")
             except sqlite3.OperationalError as error:
-                assert "readonly" in str(error), f"{alias}: {error}"
+                check("readonly" in str(error), f"{alias}: {error}")
             else:
                 raise AssertionError(f"{alias} accepted a write when opened read-only")
         finally:

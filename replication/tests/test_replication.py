@@ -1,5 +1,6 @@
 """Replication end to end: copies, read-your-writes, lag, and failing replicas."""
 
+import shutil
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -515,6 +516,31 @@ class FailingReplicaTests(ReplicatedTestCase):
         self.assertIn("Not replicated this round", err.getvalue())
         for alias in REPLICAS:
             self.assertEqual(reviews_on(alias, text="Copied by the second round"), 1)
+
+    def test_follow_outlives_a_full_disk(self):
+        make_review(self.product, text="Copied once there is room")
+        rounds = []
+        real = shutil.copyfile
+
+        def full_first_time(*args, **kwargs):
+            rounds.append(1)
+            if len(rounds) == 1:
+                raise OSError(28, "No space left on device")
+            return real(*args, **kwargs)
+
+        def between_rounds(seconds):
+            if len(rounds) > 1:
+                raise KeyboardInterrupt
+
+        err = StringIO()
+        with (
+            mock.patch("shutil.copyfile", full_first_time),
+            mock.patch("time.sleep", between_rounds),
+        ):
+            call_command("replicate", "--follow", stdout=StringIO(), stderr=err)
+        self.assertIn("No space left on device", err.getvalue())
+        for alias in REPLICAS:
+            self.assertEqual(reviews_on(alias, text="Copied once there is room"), 1)
 
     def test_reads_survive_the_primary_being_unavailable(self):
         with damaged_primary():

@@ -8,6 +8,7 @@ class ProjectConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(create_shard_map, sender=self)
+        post_migrate.connect(keep_figures_counted, sender=self)
 
 
 def create_shard_map(using: str, **kwargs) -> None:
@@ -25,3 +26,20 @@ def create_shard_map(using: str, **kwargs) -> None:
         ShardMap(logical=n, alias=alias) for n, alias in mapping.items()
     )
     shardmap.forget()
+
+
+def keep_figures_counted(using: str, **kwargs) -> None:
+    """Put the per-product figures' triggers back on a shard where a migration
+    lost them (SQLite rebuilds a table to alter a column, and its triggers go
+    with the old one), and count the figures afresh."""
+    from django.db import connections
+
+    from . import productstats
+    from .models import ProductStats
+
+    tables = connections[using].introspection.table_names()
+    if ProductStats._meta.db_table not in tables:
+        return  # not a shard, or not migrated that far
+    if not productstats.installed(using):
+        productstats.uninstall(using)  # what is left of them
+        productstats.install(using)

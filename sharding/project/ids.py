@@ -84,9 +84,11 @@ class Block:
     every logical shard: reserved by ``reserve()``, handed out by ``take()``.
 
     The n-th id taken, whatever its logical shard, is in millisecond n // 4096
-    of the block: ids grow in the order they are taken, so a bulk load
-    appends to each shard's primary key instead of inserting all over it
-    (which, past the page cache, makes SQLite several times slower).
+    of the block: each logical shard's ids grow in the order they are taken,
+    and a database's ids nearly so (out of order only within a millisecond),
+    so a bulk load appends to each shard's primary key instead of inserting
+    all over it (which, past the page cache, makes SQLite several times
+    slower).
     """
 
     def __init__(self, start_ms: int, end_ms: int) -> None:

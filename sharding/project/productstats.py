@@ -6,7 +6,9 @@ for the most popular product of the million-review demo, 40 ms. Triggers on
 the reviews table keep one row per product (``models.ProductStats``) up to
 date instead, in the transaction of the write, whatever makes it: ``save()``,
 ``bulk_create()``, ``QuerySet.update()`` and ``delete()``, raw SQL, and
-``rebalance`` copying and deleting rows. The page reads one row.
+``rebalance`` copying and deleting rows. The page reads one row. (Not
+SQLite's ``INSERT OR REPLACE``, which deletes without firing delete
+triggers; Django never issues it.)
 
 The price is paid by writes: each inserted, changed or deleted review also
 updates its product's row. A bulk load can skip that with ``suspended()``
@@ -89,8 +91,16 @@ POSTGRESQL = {
         f"DROP TRIGGER IF EXISTS {STATS}_count ON {REVIEWS}",
         f"DROP FUNCTION IF EXISTS {STATS}_count()",
     ],
+    # DROP TRIGGER would lock out readers too (ACCESS EXCLUSIVE) until the
+    # load commits; DISABLE takes a lock that blocks writers only.
+    "suspend": [f"ALTER TABLE {REVIEWS} DISABLE TRIGGER {STATS}_count"],
+    "resume": [f"ALTER TABLE {REVIEWS} ENABLE TRIGGER {STATS}_count"],
 }
 TRIGGERS = {"sqlite": SQLITE, "postgresql": POSTGRESQL}
+TRIGGER_NAMES = {
+    "sqlite": {f"{STATS}_{event}" for event in ("insert", "delete", "update")},
+    "postgresql": {f"{STATS}_count"},
+}
 
 
 def _run(alias: str, step: str) -> None:
@@ -128,13 +138,32 @@ def suspended(alias: str) -> Iterator[None]:
     """For a bulk load: no trigger per row, one recount at the end.
 
     All in one transaction, so no other writer's review goes uncounted: on
-    SQLite the load holds the write lock throughout; on PostgreSQL, DROP
-    TRIGGER locks the reviews table until the commit.
+    SQLite the load holds the write lock throughout; on PostgreSQL, disabling
+    the trigger keeps other writers (not readers) out until the commit.
     """
+    postgresql = connections[alias].vendor == "postgresql"
     with transaction.atomic(using=alias):
-        uninstall(alias)
+        _run(alias, "suspend" if postgresql else "uninstall")
         yield
-        install(alias)
+        if postgresql:
+            _run(alias, "resume")
+            recount(alias)
+        else:
+            install(alias)
+
+
+def installed(alias: str) -> bool:
+    """Whether the triggers are there: SQLite drops a table's triggers with
+    the table, and its migrations rebuild a table to alter a column."""
+    vendor = connections[alias].vendor
+    listed = {
+        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+        "postgresql": "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal",
+    }
+    with connections[alias].cursor() as cursor:
+        cursor.execute(listed[vendor])
+        names = {name for (name,) in cursor.fetchall()}
+    return TRIGGER_NAMES[vendor] <= names
 
 
 def stats_on(alias: str, product_ids: Iterable[int]) -> dict[int, ReviewStats]:

@@ -4,7 +4,8 @@ from .shardmap import shard_for
 
 
 class ShardRouter:
-    """Reviews live on the shard of their product; everything else in ``default``."""
+    """Reviews, and their per-product figures, live on the shard of their
+    product; everything else in ``default``."""
 
     sharded_app_labels = {"reviews"}
     # Kept on every shard beside the reviews they count, by triggers; read
@@ -43,6 +44,7 @@ class ShardRouter:
         return None
 
     def sharded(self, app_label: str, model_name: str | None) -> bool:
+        """Whether the model's rows live on the shards."""
         return (
             app_label in self.sharded_app_labels
             or f"{app_label}.{model_name}" in self.shard_local_models

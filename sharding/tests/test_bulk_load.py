@@ -1,6 +1,7 @@
 """The bulk load of setup_demo: a reserved block of ids, shard writer threads,
 and nothing left behind by a load that fails or was killed."""
 
+import threading
 from io import StringIO
 from unittest import mock
 
@@ -9,10 +10,11 @@ from django.core.management import call_command
 from django.db import connections
 from django.test import TransactionTestCase
 
-from project import ids
+from project import bulkload, ids, productstats
 from project.ids import MAX_SEQUENCE, allocate, decode
 from project.management.commands import setup_demo as sharded_setup_demo
 from project.shardkeys import logical_shard
+from reviewsite.demo_data import DemoData
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
 from reviewsite.testing import make_review, raw_count
@@ -104,7 +106,7 @@ class BulkLoadTests(TransactionTestCase):
         self.assertEqual(kept(), counted())  # a trigger counted it
 
     def test_a_failed_shard_write_leaves_no_review_and_no_product(self):
-        real = sharded_setup_demo.insert_reviews
+        real = bulkload.insert_reviews
         calls = []
 
         def fail_on_third_batch(alias, rows, **kwargs):
@@ -115,9 +117,7 @@ class BulkLoadTests(TransactionTestCase):
 
         with (
             mock.patch.object(sharded_setup_demo, "ROWS_PER_BATCH", 20),
-            mock.patch.object(
-                sharded_setup_demo, "insert_reviews", fail_on_third_batch
-            ),
+            mock.patch.object(bulkload, "insert_reviews", fail_on_third_batch),
             self.assertRaises(OSError),
         ):
             setup_demo("--reviews", "400")
@@ -127,6 +127,61 @@ class BulkLoadTests(TransactionTestCase):
         # A rerun does the whole job.
         setup_demo("--reviews", "400")
         self.assertEqual(sum(self.shard_counts().values()), 400)
+
+    def shards_at_undo(self) -> list[dict]:
+        """Patches undo_reviews() to note what the shards held when it ran."""
+        seen = []
+        real = sharded_setup_demo.Command.undo_reviews
+
+        def noting(command, *args):
+            seen.append(self.shard_counts())
+            return real(command, *args)
+
+        patcher = mock.patch.object(sharded_setup_demo.Command, "undo_reviews", noting)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        return seen
+
+    def test_a_failure_in_the_main_thread_rolls_every_shard_back(self):
+        seen = self.shards_at_undo()
+        real = DemoData.reviews
+
+        def two_batches_then_a_crash(data, *args, **kwargs):
+            batches = real(data, *args, **kwargs)
+            yield next(batches)
+            yield next(batches)
+            raise KeyboardInterrupt
+
+        with (
+            mock.patch.object(sharded_setup_demo, "ROWS_PER_BATCH", 20),
+            mock.patch.object(DemoData, "reviews", two_batches_then_a_crash),
+            mock.patch("reviewsite.demo_data.BATCH_SIZE", 100),
+            self.assertRaises(KeyboardInterrupt),
+        ):
+            setup_demo("--reviews", "1000")
+        # Rolled back, not committed and deleted afterwards.
+        self.assertEqual(seen, [dict.fromkeys(settings.SHARDS, 0)])
+        self.assertEqual(self.shard_counts(), dict.fromkeys(settings.SHARDS, 0))
+
+    def test_a_failure_after_the_last_batch_is_raised_not_waited_for(self):
+        seen = self.shards_at_undo()
+        outcome = []
+
+        def run():
+            try:
+                setup_demo("--reviews", "50")
+            except OSError as error:
+                outcome.append(error)
+            finally:
+                connections.close_all()
+
+        with mock.patch.object(productstats, "recount", side_effect=OSError("full")):
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            thread.join(30)
+        self.assertFalse(thread.is_alive(), "setup_demo hung after a failed recount")
+        self.assertEqual([str(e) for e in outcome], ["full"])
+        self.assertEqual(seen, [dict.fromkeys(settings.SHARDS, 0)])
 
     def test_reviews_a_killed_run_left_without_products_are_removed(self):
         product = Product.objects.create(name="Gone", price=1)
@@ -140,3 +195,21 @@ class BulkLoadTests(TransactionTestCase):
         self.assertFalse(
             Review.objects.using(home(product.pk)).filter(text="left behind").exists()
         )
+
+
+class TriggersAfterMigrateTests(TransactionTestCase):
+    databases = "__all__"
+
+    def test_a_migration_that_lost_the_triggers_puts_them_back_and_recounts(self):
+        product = Product.objects.create(name="Kept", price=1)
+        make_review(product, rating=4)
+        shard = home(product.pk)
+        # What SQLite's table rebuild (AlterField) does to them: gone.
+        productstats.uninstall(shard)
+        make_review(product, rating=2)  # not counted: no trigger
+        self.assertNotEqual(kept(), counted())
+        call_command("migrate", database=shard, verbosity=0)
+        self.assertTrue(productstats.installed(shard))
+        self.assertEqual(kept(), counted())
+        make_review(product, rating=5)
+        self.assertEqual(kept(), counted())

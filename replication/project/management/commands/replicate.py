@@ -81,7 +81,8 @@ class Command(BaseCommand):
             while True:
                 try:
                     self.replicate(primary, targets)
-                except (sqlite3.Error, DatabaseError) as error:
+                except (sqlite3.Error, DatabaseError, OSError) as error:
+                    # OSError: a full disk, a replica's folder gone.
                     if not follow:
                         raise CommandError(f"Not replicated: {error}") from error
                     # A replication stream outlives a bad moment of the primary.
@@ -132,6 +133,7 @@ def copy(primary: Path, replicas: list[Path]) -> None:
                 for other in staged[1:]:
                     shutil.copyfile(staged[0], other)  # a closed, whole file
                 verdict.result()
+            checked.close()  # its read transaction would hold back checkpoints
             for new, replica in zip(staged, replicas, strict=True):
                 put_in_place(new, replica)
         finally:

@@ -27,10 +27,11 @@ PROGRESS_FROM = 10_000  # rows; below this a progress bar is just noise
 
 def insert_reviews(alias: str, rows: Sequence[tuple], with_ids: bool = False) -> None:
     """``rows`` (ReviewRow, after an id if ``with_ids``) inserted by one INSERT
-    of many rows, run again and again: no model instance, no statement built
-    per batch. Many rows a statement, so that the database spends its time
-    storing rows, not starting statements, and, while it does, other threads
-    run Python (sqlite3 lets go of the GIL per statement, not per row).
+    of many rows, run again and again: no model instance, no query compiled
+    per batch as bulk_create() does. Many rows a statement, so that the
+    database spends its time storing rows, not starting statements, and,
+    while it does, other threads run Python (sqlite3 lets go of the GIL per
+    statement, not per row).
     """
     connection = connections[alias]
     fields = [Review._meta.get_field(name) for name in REVIEW_COLUMNS]

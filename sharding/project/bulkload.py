@@ -1,0 +1,81 @@
+"""Loading many reviews at once: a writer thread per shard.
+
+Each thread has its own connection and loads its shard in one transaction,
+with the per-product figures' triggers suspended and one recount at the end.
+SQLite works with Python's lock released while it runs a statement, so two
+cores insert at once while the main thread makes rows. Batches wait in short
+queues: memory stays flat however many reviews there are. All or nothing per
+shard: if anything fails, in any thread, every shard rolls back.
+"""
+
+import queue
+import threading
+
+from django.db import connections
+
+from reviewsite.web.management.commands.setup_demo import insert_reviews
+
+from . import productstats
+
+
+class ShardWriters:
+    """``with ShardWriters(aliases) as writers: writers.put(alias, rows)``.
+
+    A failure, in a writer or in the ``with`` block, stops every writer before
+    it commits; put() and the end of the block raise the first error.
+    """
+
+    QUEUED_BATCHES = 2  # per shard: memory stays flat, writers never starve
+
+    def __init__(self, aliases) -> None:
+        self.queues = {
+            alias: queue.Queue(self.QUEUED_BATCHES) for alias in set(aliases)
+        }
+        self.errors: list[BaseException] = []
+        self.threads = [
+            threading.Thread(target=self.write, args=(alias, q), daemon=True)
+            for alias, q in self.queues.items()
+        ]
+
+    def write(self, alias: str, batches: queue.Queue) -> None:
+        rows = ()
+        try:
+            with productstats.suspended(alias):
+                while (rows := batches.get()) is not None:
+                    self.stop_if_failed()
+                    insert_reviews(alias, rows, with_ids=True)
+                self.stop_if_failed()  # the last moment to roll back
+        except BaseException as error:
+            self.errors.append(error)
+            while rows is not None:  # let put() and __exit__ go on
+                rows = batches.get()
+        finally:
+            connections[alias].close()  # this thread's own connection
+
+    def stop_if_failed(self) -> None:
+        if self.errors:
+            raise RolledBack("stopped: the load failed elsewhere")
+
+    def put(self, alias: str, rows: list) -> None:
+        if self.errors:
+            raise self.errors[0]
+        self.queues[alias].put(rows)
+
+    def __enter__(self) -> "ShardWriters":
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc is not None:
+            self.errors.append(exc)  # the writers roll back, not commit
+        for q in self.queues.values():
+            q.put(None)
+        for thread in self.threads:
+            thread.join()
+        if exc is None and self.errors:
+            raise self.errors[0]
+
+
+class RolledBack(RuntimeError):
+    """A shard's load was rolled back because another part of it failed."""
