@@ -147,7 +147,9 @@ def measure(quick: bool, workdir: Path, reviews: int) -> list[Result]:
             baseline="raw sqlite3 executemany",
             subject_s=seconds,
             baseline_s=floor_s,
-            goal=2.0,
+            # The goal is for a million; smaller loads show start-up's share
+            # and that memory does not grow with N.
+            goal=2.0 if reviews >= 1_000_000 else None,
             notes={
                 "peak_mb": round(peak_mb, 1),
                 "rows_per_s": round(reviews / seconds),

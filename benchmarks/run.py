@@ -47,12 +47,16 @@ def value(result: dict) -> float:
 
 
 def met(result: dict) -> bool:
+    if result["goal"] is None:  # shown for context (a size the goal is not for)
+        return True
     if result["kind"] == "speedup":
         return value(result) >= result["goal"]
     return value(result) <= result["goal"]
 
 
 def goal_text(result: dict) -> str:
+    if result["goal"] is None:
+        return "(none)"
     if result["kind"] == "speedup":
         return f">= {result['goal']:g}x faster"
     return f"<= {result['goal']:g}x"
@@ -110,20 +114,35 @@ def chart(results: list[dict], path: Path) -> None:
     labels = [f"{r['benchmark']}\n{r['case']}" for r in results]
     # Every goal as "at most": a speedup of at least g is a time ratio of at most 1/g.
     ratios = [r["subject_s"] / r["baseline_s"] for r in results]
-    goals = [1 / r["goal"] if r["kind"] == "speedup" else r["goal"] for r in results]
+    goals = [
+        None
+        if r["goal"] is None
+        else 1 / r["goal"]
+        if r["kind"] == "speedup"
+        else r["goal"]
+        for r in results
+    ]
     figure, axes = plt.subplots(figsize=(10, 0.55 * len(results) + 1.5))
     y = range(len(results))
-    axes.barh(y, ratios, color=["tab:green" if met(r) else "tab:red" for r in results])
+    colors = [
+        "tab:grey" if r["goal"] is None else "tab:green" if met(r) else "tab:red"
+        for r in results
+    ]
+    axes.barh(y, ratios, color=colors)
     axes.scatter(
-        goals, y, marker="|", s=400, color="black", label="goal (at most)", zorder=3
+        [g for g in goals if g is not None],
+        [i for i, g in zip(y, goals, strict=True) if g is not None],
+        marker="|",
+        s=400,
+        color="black",
+        label="goal (at most)",
+        zorder=3,
     )
     axes.axvline(1, color="grey", linewidth=0.8)
     axes.set_yticks(list(y), labels, fontsize=8)
     axes.invert_yaxis()
     axes.set_xlabel("time of the subject / time of its baseline (lower is better)")
-    axes.set_title(
-        f"Multi-database patterns: benchmarks ({platform.node() or 'this machine'})"
-    )
+    axes.set_title(f"Multi-database patterns: benchmarks ({os.cpu_count()} cores)")
     axes.legend(loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
