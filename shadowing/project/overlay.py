@@ -465,6 +465,7 @@ def shadowed_keys(model) -> set[int]:
         local.order_by()
         .values_list("pk", flat=True)
         .union(dead.order_by().values_list("object_id", flat=True), all=True)
+        .order_by()  # else Django 6.1 orders the union by the model's ordering
     )
 
 
@@ -481,6 +482,7 @@ def shadowed(model) -> RawSQL | None:
         local.order_by()
         .values_list("pk", flat=True)
         .union(dead.order_by().values_list("object_id", flat=True), all=True)
+        .order_by()  # else Django 6.1 orders the union by the model's ordering
     )
     sql, params = keys.query.sql_with_params()
     with connections[LOCAL].cursor() as cursor:
@@ -588,6 +590,7 @@ def hidden_keys(model, keys: list[int]) -> set[int]:
         local.order_by()
         .values_list("pk", flat=True)
         .union(dead.order_by().values_list("object_id", flat=True), all=True)
+        .order_by()  # else Django 6.1 orders the union by the model's ordering
     )
 
 
