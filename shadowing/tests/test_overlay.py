@@ -348,6 +348,9 @@ class OverlayCostTests(SnapshotTestCase):
                     list(Overlay(Review).order_by(*ordering)[6:8])
                 self.assertTrue([sql for sql, _ in seen if "OFFSET 6" in sql])
 
+    # SQLite only: elsewhere nothing tells the overlay that the local database
+    # is unchanged between the count and the page, so it reads the keys again.
+    @on_sqlite_only
     def test_a_deep_page_tests_no_skipped_row_against_the_keys(self):
         """The OFFSET walks the snapshot's index as one database would: no
         list of shadowed keys is sent with it, and the hidden rows are read
@@ -362,12 +365,12 @@ class OverlayCostTests(SnapshotTestCase):
         offsets = [(sql, p) for sql, p in seen if "OFFSET 6" in sql]
         self.assertEqual(len(offsets), 1)
         self.assertEqual(offsets[0][1], ())  # no keys
-        self.assertNotIn("json_each", offsets[0][0])
+        self.assertFalse(lists_keys(offsets[0][0]))
         # Two lists of keys: the shadowed ones, once for the count and the
         # page, and the page's own two rows, read whole by key.
-        listed = [params for sql, params in seen if "json_each" in sql]
+        listed = [params for sql, params in seen if lists_keys(sql)]
         self.assertEqual(len(listed), 2)
-        self.assertEqual(len(json.loads(listed[-1][0])), 2)
+        self.assertEqual(len(keys_sent(listed[-1][0])), 2)
 
     def test_a_deep_page_reads_only_sort_values_of_the_rows_it_skips(self):
         """The rows that only place the page (skipped, hidden, pushed) are
@@ -385,7 +388,7 @@ class OverlayCostTests(SnapshotTestCase):
         self.assertTrue(walks)
         self.assertFalse([sql for sql in walks if '"text"' in sql])
         read_whole = [p for sql, p in seen if '"text"' in sql]
-        self.assertEqual([len(json.loads(p[0])) for p in read_whole], [2])
+        self.assertEqual([len(keys_sent(p[0])) for p in read_whole], [2])
 
     def test_a_deep_page_after_hidden_rows_takes_one_walk(self):
         """The hidden rows before the page are guessed from their share of
@@ -428,3 +431,13 @@ class OverlayCostTests(SnapshotTestCase):
         publish()
         self.assertEqual(Overlay(Review).count(), len(list(Overlay(Review))))
         self.assertNotEqual(Overlay(Review).count(), 11)
+
+
+def lists_keys(sql: str) -> bool:
+    """Whether a query sends a list of keys, as overlay.listed() writes it."""
+    return "json_each" in sql or "unnest" in sql
+
+
+def keys_sent(param) -> list:
+    """The keys of listed()'s one parameter: JSON on SQLite, a list elsewhere."""
+    return json.loads(param) if isinstance(param, str) else list(param)
