@@ -19,8 +19,10 @@ ROWS_PER_BATCH = 5_000
 
 class Command(SetupDemo):
     def databases_filled_atomically(self) -> list[str]:
-        # The shards are written by their own threads; undo_reviews() cleans
-        # them up if the fill fails, and default's rollback undoes the rest.
+        # The shards are written by their own threads, each in a transaction
+        # that any failure rolls back; undo_reviews() removes what a shard had
+        # committed if another's commit then failed; default's rollback undoes
+        # the rest.
         return ["default"]
 
     def populate(self, *args, **kwargs) -> None:
