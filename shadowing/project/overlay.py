@@ -459,9 +459,20 @@ def shadowed_keys(model) -> set[int]:
     none, so only local copies of snapshot rows need listing: the list grows
     with what a developer changed, not with what they added.
     """
+    return set(shadowing_keys(model))
+
+
+def shadowing_keys(model):
+    """The query of shadowed_keys(): local copies of snapshot rows, and
+    tombstones."""
     local = model._default_manager.using(LOCAL).filter(pk__lt=settings.LOCAL_ID_START)
     dead = Tombstone.objects.using(LOCAL).filter(model=model._meta.label_lower)
-    return set(
+    return keys_of(local, dead)
+
+
+def keys_of(local, dead):
+    """The keys of these local rows and tombstones: one UNION ALL query."""
+    return (
         local.order_by()
         .values_list("pk", flat=True)
         .union(dead.order_by().values_list("object_id", flat=True), all=True)
@@ -476,15 +487,7 @@ def shadowed(model) -> RawSQL | None:
     if {connections[LOCAL].vendor, connections[SNAPSHOT].vendor} != {"sqlite"}:
         keys = shadowed_keys(model)
         return listed(keys, SNAPSHOT) if keys else None
-    local = model._default_manager.using(LOCAL).filter(pk__lt=settings.LOCAL_ID_START)
-    dead = Tombstone.objects.using(LOCAL).filter(model=model._meta.label_lower)
-    keys = (
-        local.order_by()
-        .values_list("pk", flat=True)
-        .union(dead.order_by().values_list("object_id", flat=True), all=True)
-        .order_by()  # else Django 6.1 orders the union by the model's ordering
-    )
-    sql, params = keys.query.sql_with_params()
+    sql, params = shadowing_keys(model).query.sql_with_params()
     with connections[LOCAL].cursor() as cursor:
         cursor.execute(
             f'SELECT json_group_array("pk") FROM (SELECT "pk" FROM ({sql}) ORDER BY 1)',
@@ -586,12 +589,7 @@ def hidden_keys(model, keys: list[int]) -> set[int]:
     dead = Tombstone.objects.using(LOCAL).filter(
         model=model._meta.label_lower, object_id__in=listed(keys, LOCAL)
     )
-    return set(
-        local.order_by()
-        .values_list("pk", flat=True)
-        .union(dead.order_by().values_list("object_id", flat=True), all=True)
-        .order_by()  # else Django 6.1 orders the union by the model's ordering
-    )
+    return set(keys_of(local, dead))
 
 
 def listed(keys, alias: str) -> RawSQL:
