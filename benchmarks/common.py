@@ -46,11 +46,11 @@ class Result:
 
     @property
     def met(self) -> bool:
-        return (
-            self.value >= self.goal
-            if self.kind == "speedup"
-            else self.value <= self.goal
-        )
+        if self.goal is None:  # shown for context (a size the goal is not for)
+            return True
+        if self.kind == "speedup":
+            return self.value >= self.goal
+        return self.value <= self.goal
 
 
 def setup_django(pattern: str, sqlite_dir: Path, **environ: str) -> None:

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import Result
+
 HERE = Path(__file__).resolve().parent
 NAMES = ["populate", "pages", "router", "fanout", "replicate", "shadowing"]
 
@@ -41,17 +43,11 @@ def run_one(name: str, quick: bool, scratch: Path) -> list[dict]:
 
 
 def value(result: dict) -> float:
-    if result["kind"] == "speedup":
-        return result["baseline_s"] / result["subject_s"]
-    return result["subject_s"] / result["baseline_s"]
+    return Result(**result).value
 
 
 def met(result: dict) -> bool:
-    if result["goal"] is None:  # shown for context (a size the goal is not for)
-        return True
-    if result["kind"] == "speedup":
-        return value(result) >= result["goal"]
-    return value(result) <= result["goal"]
+    return Result(**result).met
 
 
 def goal_text(result: dict) -> str:
