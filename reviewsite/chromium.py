@@ -5,6 +5,7 @@ Used by the slides' tests and by each project's browser tests.
 
 import os
 import shutil
+import unittest
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,18 @@ def chromium_missing() -> str:
     except ImportError:
         return "Playwright is missing: pip install -r requirements.txt."
     return ""
+
+
+def skip_without_chromium() -> None:
+    """Skip the calling test when Chromium cannot run here.
+
+    With REQUIRE_CHROMIUM=1 (as .ci/run sets it) the test fails instead: CI
+    installs Chromium, so a skip there would pass a browser suite that never ran.
+    """
+    if reason := chromium_missing():
+        if os.environ.get("REQUIRE_CHROMIUM") == "1":
+            raise RuntimeError(f"REQUIRE_CHROMIUM=1, but: {reason}")
+        raise unittest.SkipTest(reason)
 
 
 @contextmanager

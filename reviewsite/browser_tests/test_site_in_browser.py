@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.db import connections
 
-from reviewsite.chromium import chromium, chromium_missing, screenshot_on_failure
+from reviewsite.chromium import chromium, screenshot_on_failure, skip_without_chromium
 from reviewsite.testing import find_review, make_product, make_review
 
 
@@ -25,10 +25,7 @@ class BrowserTestCase(StaticLiveServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        if reason := chromium_missing():
-            import unittest
-
-            raise unittest.SkipTest(reason)
+        skip_without_chromium()
         # Playwright's sync API keeps an event loop in this thread; the ORM
         # calls these tests make between browser steps are still synchronous.
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

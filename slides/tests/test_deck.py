@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser import HERE, chromium_missing, deck_page, export_pdf
+from browser import HERE, deck_page, export_pdf
+
+from reviewsite.chromium import skip_without_chromium
 
 SOURCE = (HERE / "index.rst").read_text()
 
@@ -30,8 +32,7 @@ def built(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def browser_available():
-    if reason := chromium_missing():
-        pytest.skip(reason)
+    skip_without_chromium()
 
 
 def slide_titles(rst: str) -> list[str]:
