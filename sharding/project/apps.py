@@ -8,7 +8,8 @@ class ProjectConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(create_shard_map, sender=self)
-        post_migrate.connect(keep_figures_counted, sender=self)
+        post_migrate.connect(hold_logical_shards, sender=self)
+        post_migrate.connect(keep_triggers, sender=self)
 
 
 def create_shard_map(using: str, **kwargs) -> None:
@@ -28,18 +29,48 @@ def create_shard_map(using: str, **kwargs) -> None:
     shardmap.forget()
 
 
-def keep_figures_counted(using: str, **kwargs) -> None:
-    """Put the per-product figures' triggers back on a shard where a migration
-    lost them (SQLite rebuilds a table to alter a column, and its triggers go
-    with the old one), and count the figures afresh."""
+def hold_logical_shards(using: str, **kwargs) -> None:
+    """On a shard: a row, taking writes, for each logical shard the map gives
+    it and it holds no row for (a new or flushed shard). Its ids go on from
+    the newest review there, or from now."""
     from django.db import connections
 
-    from . import productstats
-    from .models import ProductStats
+    from . import ids, rebalance
+    from .models import LogicalShard, ShardMap
 
     tables = connections[using].introspection.table_names()
-    if ProductStats._meta.db_table not in tables:
+    if LogicalShard._meta.db_table not in tables:
         return  # not a shard, or not migrated that far
+    if ShardMap._meta.db_table not in connections["default"].introspection.table_names():
+        return  # default is migrated first; this runs again after
+    given = ShardMap.objects.using("default").filter(alias=using)
+    have = set(LogicalShard.objects.using(using).values_list("logical", flat=True))
+    newest = rebalance.newest_per_logical(using)
+    LogicalShard.objects.using(using).bulk_create(
+        LogicalShard(
+            logical=n,
+            last_ms=max(ids.now_ms(), ids.decode(newest.get(n, 0))[0]),
+        )
+        for n in given.values_list("logical", flat=True)
+        if n not in have
+    )
+
+
+def keep_triggers(using: str, **kwargs) -> None:
+    """Put the fence's and the figures' triggers back on a shard where a
+    migration lost them (SQLite rebuilds a table to alter a column, and its
+    triggers go with the old one), and count the figures afresh."""
+    from django.db import connections
+
+    from . import fence, productstats
+    from .models import LogicalShard
+
+    tables = connections[using].introspection.table_names()
+    if LogicalShard._meta.db_table not in tables:
+        return  # not a shard, or not migrated that far
+    if not fence.installed(using):
+        fence.uninstall(using)  # what is left of them
+        fence.install(using)
     if not productstats.installed(using):
-        productstats.uninstall(using)  # what is left of them
+        productstats.uninstall(using)
         productstats.install(using)

@@ -15,11 +15,14 @@ from django.db import connections
 
 from reviewsite.web.management.commands.setup_demo import insert_reviews
 
-from . import productstats
+from . import ids, productstats
 
 
 class ShardWriters:
-    """``with ShardWriters(aliases) as writers: writers.put(alias, rows)``.
+    """``with ShardWriters(aliases, block) as writers: writers.put(alias, rows)``.
+
+    Rows carry ids taken from ``block`` (``ids.reserve()``); each writer marks
+    them issued on its shard (``ids.claim()``) in its load's transaction.
 
     A failure, in a writer or in the ``with`` block, stops every writer before
     it commits; put() and the end of the block raise the first error.
@@ -27,7 +30,8 @@ class ShardWriters:
 
     QUEUED_BATCHES = 2  # per shard: memory stays flat, writers never starve
 
-    def __init__(self, aliases) -> None:
+    def __init__(self, aliases, block: ids.Block) -> None:
+        self.block = block
         self.queues = {
             alias: queue.Queue(self.QUEUED_BATCHES) for alias in set(aliases)
         }
@@ -41,6 +45,7 @@ class ShardWriters:
         rows = ()
         try:
             with productstats.suspended(alias):
+                ids.claim(self.block, alias)
                 while (rows := batches.get()) is not None:
                     self.stop_if_failed()
                     insert_reviews(alias, rows, with_ids=True)

@@ -4,16 +4,21 @@
     0 (sign)   milliseconds     logical shard   sequence
                since EPOCH      (10 bits)       (12 bits)
 
-Ids sort by time. The sequence of each logical shard is kept in ``default``
-and advanced in a locked row, so threads and processes never hand out the
-same id; within one millisecond a logical shard has 4096 ids, then waits for
-the next millisecond. A clock that went back behind the last id is refused.
+Ids sort by time. Each logical shard's last id is kept in its ``LogicalShard``
+row, on the shard that holds it, and moves with it (as Instagram made its
+ids inside each shard): issuing one is a locked row on that shard, and no
+other database, no shared clock, is asked. Within one millisecond a logical
+shard has 4096 ids, then goes on in the next. A clock that reads earlier than
+the last id (another server's clock ran fast, or this one went back) goes on
+from the last id instead of failing: ids stay unique and increasing, and run
+ahead of this clock by at most what the fastest clock set.
 """
 
 import time
 from datetime import UTC, datetime
 
 from django.db import transaction
+from django.db.models import Max
 
 from .shardkeys import logical_shard
 
@@ -24,8 +29,8 @@ MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
 MAX_MS = (1 << 41) - 1
 
 
-class ClockWentBackwards(RuntimeError):
-    """The clock reads earlier than the last id issued: ids would repeat."""
+class NotOwned(LookupError):
+    """The database asked does not hold the logical shard (an old map)."""
 
 
 def encode(ms: int, logical: int, sequence: int) -> int:
@@ -55,27 +60,60 @@ def now_ms() -> int:
 
 
 def allocate(logical: int, count: int) -> list[int]:
-    """``count`` new ids of one logical shard, in increasing order."""
-    from .models import IdSequence
+    """``count`` new ids of one logical shard, in increasing order, from its
+    row on the database the cached map names; asked again after a move."""
+    from .shardmap import ShardMoving, alias_of, refresh
 
-    with transaction.atomic(using="default"):
-        state, _ = IdSequence.objects.select_for_update().get_or_create(logical=logical)
-        ms = now_ms()
-        if ms < state.last_ms:
-            raise ClockWentBackwards(
-                f"the clock reads {state.last_ms - ms} ms before the last id issued"
-            )
-        ids = []
-        for _ in range(count):
-            if ms > state.last_ms:
-                state.last_ms, state.sequence = ms, 0
-            elif state.sequence < MAX_SEQUENCE:
-                state.sequence += 1
-            else:  # 4096 ids in this millisecond already: wait for the next one
-                ms = wait_past(state.last_ms)
-                state.last_ms, state.sequence = ms, 0
-            ids.append(encode(state.last_ms, logical, state.sequence))
-        state.save(update_fields=["last_ms", "sequence"])
+    try:
+        return issue(alias_of(logical), logical, count)
+    except (NotOwned, ShardMoving):
+        refresh(force=True)  # it may have moved since our copy of the map was read
+    try:
+        return issue(alias_of(logical), logical, count)
+    except NotOwned as error:  # the map and the shards disagree, for now
+        raise ShardMoving(f"Logical shard {logical} is moving: {error}.") from None
+
+
+def issue(alias: str, logical: int, count: int) -> list[int]:
+    """Ids from the logical shard's row on ``alias``, in one transaction there."""
+    from .models import LogicalShard
+    from .shardmap import ShardMoving
+
+    with transaction.atomic(using=alias):
+        shard = (
+            LogicalShard.objects.using(alias)
+            .select_for_update()
+            .filter(logical=logical)
+            .first()
+        )
+        if shard is None:
+            raise NotOwned(f"{alias} does not hold logical shard {logical}")
+        if shard.state != shard.State.OWNED:  # frozen here, or not open yet
+            raise ShardMoving(f"Logical shard {logical} is moving; try again shortly.")
+        ids = following(shard, count)
+        LogicalShard.objects.using(alias).filter(logical=logical).update(
+            last_ms=shard.last_ms, sequence=shard.sequence
+        )
+    return ids
+
+
+def following(shard, count: int) -> list[int]:
+    """The ``count`` ids after the shard's last one, advancing it in memory.
+
+    Never before the last id, whatever the clock says; a full millisecond
+    goes on in the next one rather than wait for the clock to get there.
+    """
+    ms = max(now_ms(), shard.last_ms)
+    ids = []
+    for _ in range(count):
+        if ms > shard.last_ms:
+            shard.last_ms, shard.sequence = ms, 0
+        elif shard.sequence < MAX_SEQUENCE:
+            shard.sequence += 1
+        else:  # 4096 ids in this millisecond already
+            shard.last_ms, shard.sequence = shard.last_ms + 1, 0
+            ms = shard.last_ms
+        ids.append(encode(shard.last_ms, shard.logical, shard.sequence))
     return ids
 
 
@@ -120,39 +158,39 @@ class Block:
 def reserve(count: int) -> Block:
     """Ids for ``count`` new reviews, however they fall over the logical shards.
 
-    The block is the last milliseconds before now, and after every id already
-    issued: no other id can be in it, and later allocate() calls, which start
-    after its end, see a clock that kept going. 4096 ids per millisecond.
+    Whole milliseconds for every logical shard, after every id issued on any
+    shard and ending now if the clocks allow (later, never waiting, if a fast
+    clock issued ids ahead of ours). Each shard's load marks the block issued
+    with ``claim()``, in its own transaction.
     """
-    from .models import IdSequence
+    from .models import LogicalShard
+    from .shardmap import databases
 
     milliseconds = max(1, -(-count // (MAX_SEQUENCE + 1)))
-    with transaction.atomic(using="default"):
-        IdSequence.objects.bulk_create(
-            [IdSequence(logical=n) for n in range(1 << SHARD_BITS)],
-            ignore_conflicts=True,
-        )
-        rows = IdSequence.objects.select_for_update()
-        last = max(state.last_ms for state in rows)
-        if (ms := now_ms()) < last:
-            raise ClockWentBackwards(
-                f"the clock reads {last - ms} ms before the last id issued"
-            )
-        # The block must start after the last id issued and end by now.
-        end = wait_past(last + milliseconds - 1) if ms - milliseconds < last else ms
-        rows.update(last_ms=end, sequence=MAX_SEQUENCE)
+    last = max(
+        LogicalShard.objects.using(alias).aggregate(last=Max("last_ms"))["last"] or 0
+        for alias in databases()
+    )
+    end = max(now_ms(), last + milliseconds)
     return Block(end - milliseconds + 1, end)
 
 
-def wait_past(ms: int) -> int:
-    """Spin until the clock is past ``ms``; return the new millisecond."""
-    while (now := now_ms()) <= ms:
-        time.sleep(0.0001)
-    return now
+def claim(block: Block, alias: str) -> None:
+    """Inside a shard's load transaction: mark the block's ids issued on every
+    logical shard of ``alias``, or refuse if one of them was issued since."""
+    from .models import LogicalShard
+
+    rows = LogicalShard.objects.using(alias).select_for_update().filter(
+        state=LogicalShard.State.OWNED
+    )
+    if rows.filter(last_ms__gte=block.start_ms).exists():
+        raise ValueError(f"ids were issued on {alias} since the block was reserved")
+    rows.update(last_ms=block.end_ms, sequence=MAX_SEQUENCE)
 
 
 def assign_ids(reviews) -> None:
-    """REVIEW_ID_ALLOCATOR: ids for new reviews, from their product's logical shard."""
+    """REVIEW_ID_ALLOCATOR: ids for new reviews, from their product's logical
+    shard, on its shard: a review write reads no other database."""
     by_shard: dict[int, list] = {}
     for review in reviews:
         by_shard.setdefault(logical_shard(review.product_id), []).append(review)

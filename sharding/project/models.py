@@ -5,36 +5,54 @@ class ShardMap(models.Model):
     """Where each logical shard lives: one row per logical shard, in ``default``.
 
     ``version`` grows on every change, so a process knows its cached copy is
-    old; ``moving`` refuses writes while ``rebalance`` copies the shard.
+    old. Whether a logical shard takes writes is not here but on its shard
+    (``LogicalShard``): a write never reads ``default``.
     """
 
     logical = models.PositiveSmallIntegerField(primary_key=True)
     alias = models.CharField(max_length=100)
     version = models.PositiveIntegerField(default=1)
-    moving = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"logical shard {self.logical} on {self.alias}"
 
 
-class IdSequence(models.Model):
-    """The last id issued for a logical shard: its millisecond and sequence."""
+class LogicalShard(models.Model):
+    """A logical shard as its shard database holds it: on every shard, one row
+    per logical shard it holds or is receiving.
+
+    The shard's own fence: triggers on the reviews table refuse any write to
+    a logical shard whose row here is not ``owned`` (``project/fence.py``), so
+    a move freezes writers on the very database they write to. And its id
+    sequence, which moves with it: issuing an id reads no other database.
+    """
+
+    class State(models.TextChoices):
+        OWNED = "owned"  # takes writes
+        FROZEN = "frozen"  # being moved away: writes refused until the switch
+        INCOMING = "incoming"  # a verified copy, not yet switched to
+        # Only inside rebalance's own transactions, never seen committed: the
+        # fence lets that transaction copy or delete the logical shard's rows.
+        MOVING = "moving"
 
     logical = models.PositiveSmallIntegerField(primary_key=True)
-    last_ms = models.BigIntegerField(default=0)
+    state = models.CharField(max_length=10, choices=State, default=State.OWNED)
+    last_ms = models.BigIntegerField(default=0)  # of the last id issued
     sequence = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
-        return f"logical shard {self.logical}: {self.last_ms} ms, #{self.sequence}"
+        return f"logical shard {self.logical}: {self.state}"
 
 
 class ShardMove(models.Model):
-    """One step of ``rebalance``, recorded so that a killed run can be finished."""
+    """One logical shard's move, recorded in ``default`` before each step that
+    changes another database, so that a stopped run can be finished."""
 
     class State(models.TextChoices):
-        PLANNED = "planned"
+        PLANNED = "planned"  # the source may be frozen, the target half copied
         COPIED = "copied"  # copied and verified; the map still points at source
         SWITCHED = "switched"  # the map points at target; source still has rows
+        DELETING = "deleting"  # the source's rows are being deleted
         DONE = "done"  # source rows deleted
 
     logical = models.PositiveSmallIntegerField()
@@ -43,9 +61,6 @@ class ShardMove(models.Model):
     state = models.CharField(max_length=10, choices=State, default=State.PLANNED)
     rows = models.PositiveIntegerField(null=True)
     checksum = models.CharField(max_length=64, blank=True)
-    # What was copied, row by row ({id: digest}): a write that reaches the
-    # source afterwards is told apart from one made on the target since.
-    versions = models.JSONField(default=dict, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,6 +70,22 @@ class ShardMove(models.Model):
         return (
             f"logical shard {self.logical}, {self.source} → {self.target}: {self.state}"
         )
+
+
+class RebalanceLease(models.Model):
+    """The one `rebalance` allowed to run: a single row in ``default``.
+
+    ``expires`` is in the database's clock, never a process's. A run renews it
+    at every step; another run may take it once it has expired, or at once
+    when its owner is a process of this machine that no longer exists.
+    """
+
+    name = models.CharField(max_length=20, primary_key=True, default="rebalance")
+    owner = models.CharField(max_length=200, blank=True)
+    expires = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.owner or 'free'} until {self.expires}"
 
 
 class ProductStats(models.Model):

@@ -1,17 +1,22 @@
-"""Move whole logical shards between databases, without losing or duplicating a review.
+"""Move whole logical shards between databases, without losing or doubling a review.
 
-Each move goes through recorded states, so a run killed at any point is
-finished by the next one:
+Each move is recorded in ``default`` before every step that changes another
+database, and every step can be done again: a run stopped anywhere, between
+any two commits, is finished by the next, which decides from what the
+databases hold, not from what the record hoped.
 
-    planned  -> freeze writes to the logical shard, copy its rows to the
-                target (replacing any half copy), verify count and checksum
-    copied   -> switch the map to the target, and let writes in again
-    switched -> wait until every process has the new map, then delete the
-                rows from the source
+    planned   freeze the logical shard on the source (its fence now refuses
+              writes there), copy its rows and id sequence to the target in
+              one transaction, verify count and checksum
+    copied    switch the map to the target; open the target to writes
+    switched  once every process has the new map: record the deletion,
+    deleting  then delete the rows from the source with its claim on them
     done
 
-Reads never miss: until the switch they go to the source, which still has
-every row; after it, to the target, which has them all, verified.
+Reads never miss: until the switch they go to the source, which has every
+row; after it, to the target, which has them all, verified. Writes to one
+logical shard are refused only while it is copied, and a run that fails lets
+them in again. One run at a time (``project/lease.py``).
 """
 
 import hashlib
@@ -27,10 +32,17 @@ from reviewsite.reviews.models import Review
 
 from . import shardmap
 from .ids import SEQUENCE_BITS, SHARD_BITS
-from .models import ShardMap, ShardMove
+from .lease import Lease
+from .models import LogicalShard, ShardMap, ShardMove
 
 BATCH = 2000
 LOGICAL_OF_ID = f"((id >> {SEQUENCE_BITS}) & {(1 << SHARD_BITS) - 1})"
+State = ShardMove.State
+Held = LogicalShard.State
+
+
+class MoveRefused(RuntimeError):
+    """The databases hold something a move must not overwrite: stop, keep all."""
 
 
 @dataclass
@@ -48,8 +60,17 @@ def rows_per_logical(alias: str) -> Counter:
         return Counter(dict(cursor.fetchall()))
 
 
+def newest_per_logical(alias: str) -> dict[int, int]:
+    """The newest review id of each logical shard on one database."""
+    table = connections[alias].ops.quote_name(Review._meta.db_table)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(f"SELECT {LOGICAL_OF_ID}, MAX(id) FROM {table} GROUP BY 1")
+        return dict(cursor.fetchall())
+
+
 def plan(shards: list[str]) -> Plan:
-    """Moves that give each database an equal number of logical shards.
+    """Moves that give each database an equal number of logical shards, and
+    none to a database that is not in ``shards`` (one being drained).
 
     Logical shards, not rows, are balanced: new products hash evenly over
     them. Which ones move is chosen so that the rows move in the same share.
@@ -100,36 +121,160 @@ def give_up(logical: list[int], surplus: int, rows: Counter) -> list[int]:
 
 
 def unfinished() -> list[ShardMove]:
-    return list(ShardMove.objects.exclude(state=ShardMove.State.DONE))
+    return list(ShardMove.objects.exclude(state=State.DONE))
 
 
-def run(moves: list[ShardMove], grace: float, say=print) -> None:
+def run(moves: list[ShardMove], grace: float, lease: Lease, say=print) -> None:
     """Carry moves from their recorded states to done.
 
-    All copies and switches first, then one wait for every process to see
-    the new map, then the deletions from the sources.
+    Every copy and switch first, then one wait for every process to see the
+    new map, then the deletions from the sources. On an error, the logical
+    shards frozen but not switched take writes again before it is raised.
     """
-    for move in moves:
-        if move.state == ShardMove.State.PLANNED:
-            freeze(move.logical)
-            move.rows, move.checksum = copy(move)
-            move.versions = versions_of(move.target, move.logical)
-            move.state = ShardMove.State.COPIED
-            move.save()
-        if move.state == ShardMove.State.COPIED:
-            switch(move)
-    switched = [m for m in moves if m.state == ShardMove.State.SWITCHED]
-    if switched:
-        say(f"  switched {len(switched)} logical shard(s); waiting {grace} s")
+    try:
+        for move in moves:
+            if move.state in (State.PLANNED, State.COPIED):
+                copy(move, lease)
+            if move.state == State.COPIED:
+                switch(move, lease)
+            open_target(move)
+    except Exception:
+        thaw([m for m in moves if m.state in (State.PLANNED, State.COPIED)])
+        raise
+    leaving = [m for m in moves if m.state in (State.SWITCHED, State.DELETING)]
+    if leaving:
+        say(f"  switched {len(leaving)} logical shard(s); waiting {grace} s")
         time.sleep(grace)  # each process re-reads the map within this time
-    for move in switched:
-        delete_source(move, say)
-    say(f"  deleted {len(switched)} logical shard(s) from their old databases")
+    for move in leaving:
+        delete_source(move, lease)
+    say(f"  deleted {len(leaving)} logical shard(s) from their old databases")
 
 
-def freeze(logical: int) -> None:
-    """Refuse writes to the logical shard (writers read its row afresh)."""
-    ShardMap.objects.filter(logical=logical).update(moving=True)
+def copy(move: ShardMove, lease: Lease) -> None:
+    """Freeze the source, copy, verify, record: planned -> copied."""
+    set_state(move.source, move.logical, Held.FROZEN, was=[Held.OWNED, Held.FROZEN])
+    count, checksum = copy_rows(move)
+    if fingerprint(move.target, move.logical) != (count, checksum):
+        raise MoveRefused(f"The copy of logical shard {move.logical} differs.")
+    record(move, State.COPIED, lease, rows=count, checksum=checksum)
+
+
+def copy_rows(move: ShardMove) -> tuple[int, str]:
+    """The frozen source's rows and id sequence, onto the target in one
+    transaction there, replacing what an earlier attempt left. The source's
+    count and checksum, taken from the same read."""
+    digest, count = hashlib.sha256(), 0
+    source = held(move.source, move.logical)
+    with transaction.atomic(using=move.target):
+        here = held(move.target, move.logical, lock=True)
+        if here is not None and here.state == Held.OWNED:
+            raise MoveRefused(f"{move.target} owns logical shard {move.logical}.")
+        LogicalShard.objects.using(move.target).filter(logical=move.logical).delete()
+        LogicalShard.objects.using(move.target).create(
+            logical=move.logical,
+            state=Held.MOVING,  # lets this transaction past the target's fence
+            last_ms=source.last_ms,
+            sequence=source.sequence,
+        )
+        delete_rows(move.target, move.logical)
+        batch = []
+        for review in source_rows(move.source, move.logical).iterator():
+            digest.update(repr(version(review)).encode())
+            count += 1
+            batch.append(review)
+            if len(batch) == BATCH:
+                Review.objects.using(move.target).bulk_create(batch)
+                batch = []
+        Review.objects.using(move.target).bulk_create(batch)
+        if held(move.source, move.logical).state != Held.FROZEN:
+            raise MoveRefused(f"Logical shard {move.logical} thawed during its copy.")
+        set_state(move.target, move.logical, Held.INCOMING)
+    return count, digest.hexdigest()
+
+
+def switch(move: ShardMove, lease: Lease) -> None:
+    """Point the map at the target, recorded with it: copied -> switched."""
+    with transaction.atomic(using="default"):
+        version = ShardMap.objects.aggregate(v=Max("version"))["v"] + 1
+        ShardMap.objects.filter(logical=move.logical).update(
+            alias=move.target, version=version
+        )
+        record(move, State.SWITCHED, lease)
+    shardmap.forget()
+
+
+def open_target(move: ShardMove) -> None:
+    """Once the map points at it, the target takes writes (incoming -> owned)."""
+    if move.state in (State.SWITCHED, State.DELETING, State.DONE):
+        set_state(move.target, move.logical, Held.OWNED, was=[Held.INCOMING])
+
+
+def delete_source(move: ShardMove, lease: Lease) -> None:
+    """Delete the moved rows from the source, with its claim on the logical
+    shard, in one transaction: switched -> deleting -> done.
+
+    Done again after a stop, it finds nothing to delete. The source stays
+    frozen until then, so no write can have reached it since the copy.
+    """
+    record(move, State.DELETING, lease)
+    with transaction.atomic(using=move.source):
+        there = held(move.source, move.logical, lock=True)
+        if there is not None:
+            if there.state != Held.FROZEN:
+                raise MoveRefused(
+                    f"{move.source} holds logical shard {move.logical} as "
+                    f"{there.state} after its switch: nothing deleted."
+                )
+            set_state(move.source, move.logical, Held.MOVING)
+            delete_rows(move.source, move.logical)
+            LogicalShard.objects.using(move.source).filter(
+                logical=move.logical
+            ).delete()
+    record(move, State.DONE, lease)
+
+
+def thaw(moves: list[ShardMove]) -> None:
+    """After an error: let writes in again on the sources of moves that were
+    not switched, if ``default`` confirms the map still names them. If it
+    cannot be asked, they stay frozen: the next run finishes them."""
+    for move in moves:
+        try:
+            on = ShardMap.objects.get(logical=move.logical).alias
+            if on == move.source:
+                set_state(move.source, move.logical, Held.OWNED, was=[Held.FROZEN])
+        except Exception:  # noqa: BLE001 - the first error is the one to report
+            continue
+
+
+def record(move: ShardMove, state: str, lease: Lease, **fields) -> None:
+    """The move's new state in ``default``, while the lease is still ours."""
+    with transaction.atomic(using="default"):
+        lease.renew()
+        for name, value in fields.items():
+            setattr(move, name, value)
+        ShardMove.objects.filter(pk=move.pk).update(state=state, **fields)
+    move.state = state
+
+
+def held(alias: str, logical: int, lock: bool = False) -> LogicalShard | None:
+    """The database's row for a logical shard (None: it holds none of it)."""
+    rows = LogicalShard.objects.using(alias).filter(logical=logical)
+    return (rows.select_for_update() if lock else rows).first()
+
+
+def set_state(alias: str, logical: int, state: str, was=None) -> None:
+    """Set the logical shard's state on ``alias`` if it is one of ``was``."""
+    rows = LogicalShard.objects.using(alias).filter(logical=logical)
+    if was is not None:
+        rows = rows.filter(state__in=was)
+    with transaction.atomic(using=alias):
+        rows.update(state=state)
+        now = held(alias, logical)
+    if now is None or now.state != state:
+        raise MoveRefused(
+            f"Logical shard {logical} on {alias} is "
+            f"{now.state if now else 'absent'}, not {state}."
+        )
 
 
 def source_rows(alias: str, logical: int):
@@ -147,102 +292,6 @@ def fingerprint(alias: str, logical: int) -> tuple[int, str]:
         digest.update(repr(version(r)).encode())
         count += 1
     return count, digest.hexdigest()
-
-
-def copy(move: ShardMove) -> tuple[int, str]:
-    """Copy the logical shard to the target in one transaction, then verify it."""
-    with transaction.atomic(using=move.target):
-        delete_rows(move.target, move.logical)  # a half copy from a killed run
-        batch = []
-        for review in source_rows(move.source, move.logical).iterator():
-            batch.append(review)
-            if len(batch) == BATCH:
-                Review.objects.using(move.target).bulk_create(batch)
-                batch = []
-        Review.objects.using(move.target).bulk_create(batch)
-    source, target = (
-        fingerprint(move.source, move.logical),
-        fingerprint(move.target, move.logical),
-    )
-    if source != target:
-        raise RuntimeError(
-            f"Copy of logical shard {move.logical} differs: {source} != {target}"
-        )
-    return source
-
-
-def switch(move: ShardMove) -> None:
-    """Point the map at the target and let writes in, with the move's state."""
-    with transaction.atomic(using="default"):
-        version = ShardMap.objects.aggregate(v=Max("version"))["v"] + 1
-        ShardMap.objects.filter(logical=move.logical).update(
-            alias=move.target, moving=False, version=version
-        )
-        move.state = ShardMove.State.SWITCHED
-        move.save()
-    shardmap.forget()
-
-
-def delete_source(move: ShardMove, say=print) -> None:
-    """Delete the moved rows from the source, after carrying over late writes.
-
-    A writer that read the map before the freeze may commit to the source
-    after the copy. In one transaction on the source (SQLite's IMMEDIATE
-    holds off its other writers; PostgreSQL's table lock does the same), rows
-    the target lacks or has older are copied across, then all are deleted.
-    Writers slower than the grace wait are still out of reach: keep the grace
-    above the longest write transaction.
-    """
-    with transaction.atomic(using=move.source):
-        lock_reviews(move.source)
-        carried = carry_late_writes(move)
-        delete_rows(move.source, move.logical)
-    if carried:
-        say(f"  carried {carried} late write(s) of logical shard {move.logical}")
-    move.state = ShardMove.State.DONE
-    move.save()
-
-
-def lock_reviews(alias: str) -> None:
-    connection = connections[alias]
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(Review._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
-
-
-def carry_late_writes(move: ShardMove) -> int:
-    """Apply to the target what reached the source after the copy: rows added,
-    changed or deleted there since. A row the target has changed since the
-    switch keeps the target's version, the later one."""
-    copied = {int(key): digest for key, digest in move.versions.items()}
-    source = {r.pk: r for r in source_rows(move.source, move.logical).iterator()}
-    if {key: row_digest(r) for key, r in source.items()} == copied:
-        return 0  # nothing was written to the source since the copy
-    on_target = versions_of(move.target, move.logical)
-    untouched = [
-        key for key in {*copied, *source} if on_target.get(key) == copied.get(key)
-    ]
-    changed = [
-        source[key]
-        for key in untouched
-        if key in source and row_digest(source[key]) != copied.get(key)
-    ]
-    deleted = [key for key in untouched if key in copied and key not in source]
-    with transaction.atomic(using=move.target):
-        stale = [r.pk for r in changed] + deleted
-        Review.objects.using(move.target).filter(pk__in=stale).delete()
-        Review.objects.using(move.target).bulk_create(changed)
-    return len(changed) + len(deleted)
-
-
-def versions_of(alias: str, logical: int) -> dict[int, str]:
-    """Each row of one logical shard on one database, as a short digest."""
-    return {r.pk: row_digest(r) for r in source_rows(alias, logical).iterator()}
-
-
-def row_digest(r: Review) -> str:
-    return hashlib.sha256(repr(version(r)).encode()).hexdigest()[:16]
 
 
 def version(r: Review) -> tuple:

@@ -8,9 +8,9 @@ class ShardRouter:
     product; everything else in ``default``."""
 
     sharded_app_labels = {"reviews"}
-    # Kept on every shard beside the reviews they count, by triggers; read
-    # with .using(shard) (project/productstats.py).
-    shard_local_models = {"project.productstats"}
+    # Kept on every shard beside its reviews, read with .using(shard): their
+    # figures (productstats.py), each logical shard's state and id sequence.
+    shard_local_models = {"project.productstats", "project.logicalshard"}
 
     def db_for_read(self, model, **hints):
         """A review is read from the shard its product, or its id, names."""
@@ -19,9 +19,10 @@ class ShardRouter:
         return None
 
     def db_for_write(self, model, **hints):
-        """A review is written to its product's shard, unless that shard is moving."""
+        """A review is written to its product's shard (whose fence refuses the
+        write if the logical shard is moving, or has moved away)."""
         if self.sharded(model._meta.app_label, model._meta.model_name):
-            return shard_for(hints, writing=True)
+            return shard_for(hints)
         return None
 
     def allow_relation(self, obj1, obj2, **hints):
@@ -37,9 +38,10 @@ class ShardRouter:
 
     def allow_migrate(self, db, app_label, model_name=None, **hints):
         """Review tables on every shard and only there; the rest in ``default``."""
+        shards = {*settings.SHARDS, *settings.DRAINING_SHARDS}
         if self.sharded(app_label, model_name):
-            return db in settings.SHARDS
-        if db in settings.SHARDS:
+            return db in shards
+        if db in shards:
             return False
         return None
 

@@ -11,6 +11,13 @@ PATTERN_NAME = "3. Sharding"
 # Adding a database is routine: raise SHARD_DATABASES (or add an alias
 # here), then run `manage.py rebalance`.
 SHARDS = [f"shard{n}" for n in range(int(os.environ.get("SHARD_DATABASES", "4")))]
+# Removing some: they stay here, reachable but given nothing, until
+# `rebalance` has moved every logical shard off them. From 8 to 4:
+# SHARD_DATABASES=4 DRAIN_SHARD_DATABASES=8 python manage.py rebalance
+DRAINING_SHARDS = [
+    f"shard{n}"
+    for n in range(len(SHARDS), int(os.environ.get("DRAIN_SHARD_DATABASES", "0")))
+]
 # Reviews hash onto this many logical shards; the shard map in ``default``
 # sends each to one of the SHARDS. Never change it once there is data.
 LOGICAL_SHARDS = 1024
@@ -18,7 +25,10 @@ LOGICAL_SHARDS = 1024
 DATABASES = {
     # Products, users, sessions, and the shard map.
     "default": database("default", BASE_DIR / "default.sqlite3"),
-    **{alias: database(alias, BASE_DIR / f"{alias}.sqlite3") for alias in SHARDS},
+    **{
+        alias: database(alias, BASE_DIR / f"{alias}.sqlite3")
+        for alias in SHARDS + DRAINING_SHARDS
+    },
 }
 for settings_dict in DATABASES.values():
     if settings_dict["ENGINE"].endswith("sqlite3"):

@@ -1,8 +1,10 @@
 """The shard map: which database holds each logical shard.
 
-Reads use a per-process copy, re-validated against the map's version at most
-every MAP_CHECK_SECONDS; a lookup that misses after a move asks again. Writes
-read the logical shard's row afresh, so none lands on a shard being moved.
+Reads and writes use a per-process copy, re-validated against the map's
+version at most every MAP_CHECK_SECONDS: a review write asks no database but
+its shard. A copy that is out of date after a move is safe: a lookup that
+misses asks again, and a write is refused by the old shard's fence
+(``project/fence.py``) and asked again.
 """
 
 import threading
@@ -25,7 +27,7 @@ class NoShardInformation(LookupError):
 
 
 class ShardMoving(DatabaseError):
-    """Writes to a logical shard wait while `rebalance` moves it."""
+    """Writes to a logical shard are refused while `rebalance` moves it."""
 
 
 class ShardMismatch(ValueError):
@@ -116,18 +118,6 @@ def alias_of(logical: int) -> str:
         ) from None
 
 
-def writable_alias(logical: int) -> str:
-    """The database that holds a logical shard, read afresh, for writing."""
-    from .models import ShardMap
-
-    row = ShardMap.objects.using("default").filter(logical=logical).first()
-    if row is None:
-        raise NoShardInformation(f"Logical shard {logical} is in no database.")
-    if row.moving:
-        raise ShardMoving(f"Logical shard {logical} is moving; try again shortly.")
-    return row.alias
-
-
 def shard_for_product(product_id: int) -> str:
     return alias_of(logical_shard(product_id))
 
@@ -136,7 +126,7 @@ def shard_for_review(review_id: int) -> str:
     return alias_of(shard_of(review_id))
 
 
-def shard_for(hints: dict, writing: bool = False) -> str:
+def shard_for(hints: dict) -> str:
     """The shard a query is about, from the router's hints."""
     instance = hints.get("instance")
     product_id = hints.get("product_id", getattr(instance, "product_id", None))
@@ -155,7 +145,7 @@ def shard_for(hints: dict, writing: bool = False) -> str:
             "Reviews are sharded: query them by product (filter(product_id=...)),"
             " by id (get(pk=...)), or name the shard with .using(shard)."
         ) from None
-    return writable_alias(logical) if writing else alias_of(logical)
+    return alias_of(logical)
 
 
 def check_same_logical_shard(review) -> None:

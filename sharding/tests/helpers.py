@@ -1,4 +1,6 @@
 from django.conf import settings
+from django.db import transaction
+from django.db.models import F
 
 from project import shardmap
 from project.shardkeys import logical_shard
@@ -29,3 +31,30 @@ def stored_reviews() -> list[tuple]:
             "id", "product_id", "author_id", "rating", "text", "created"
         )
     return sorted(rows)
+
+
+def place(mapping: dict[int, str]) -> None:
+    """Give each logical shard to a database, in the map and on the shards,
+    before any review is written (no row is moved)."""
+    from project import ids
+    from project.models import LogicalShard, ShardMap
+
+    for alias in settings.SHARDS:
+        LogicalShard.objects.using(alias).all().delete()
+        LogicalShard.objects.using(alias).bulk_create(
+            LogicalShard(logical=n, last_ms=ids.now_ms())
+            for n, holder in mapping.items()
+            if holder == alias
+        )
+    with transaction.atomic(using="default"):
+        for alias in set(mapping.values()):
+            given = [n for n, holder in mapping.items() if holder == alias]
+            ShardMap.objects.filter(logical__in=given).update(
+                alias=alias, version=F("version") + 1
+            )
+    shardmap.forget()
+
+
+def dealt_over(aliases: list[str]) -> dict[int, str]:
+    """Logical shards round-robin over ``aliases``, as setup_demo deals them."""
+    return {n: aliases[n % len(aliases)] for n in range(settings.LOGICAL_SHARDS)}

@@ -5,19 +5,26 @@ import os
 import subprocess
 import sys
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 from unittest import mock
 
 from django.conf import settings
 from django.db import connections
 from django.test import SimpleTestCase, TransactionTestCase
+from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
 from project import ids
 from project.ids import MAX_MS, MAX_SEQUENCE, allocate, decode, encode
+from project.models import LogicalShard
 from project.shardkeys import logical_shard
-from reviewsite.testing import on_sqlite_only
+from project.shardmap import alias_of
+from reviewsite.reviews.models import Review
+from reviewsite.testing import make_product, on_sqlite_only
+
+from .helpers import home, where_is
 
 # Computed once, then pinned: a change here would send every review to
 # another logical shard, and strand every review already written.
@@ -67,7 +74,7 @@ class IdEncodingTests(SimpleTestCase):
 
 
 class AllocationTests(TransactionTestCase):
-    databases = {"default"}
+    databases = "__all__"
 
     def test_ids_increase_and_carry_their_logical_shard(self):
         first, second = allocate(7, 3), allocate(7, 2)
@@ -75,22 +82,59 @@ class AllocationTests(TransactionTestCase):
         self.assertEqual(together, sorted(set(together)))
         self.assertEqual({decode(i)[1] for i in together}, {7})
 
-    def test_a_full_millisecond_waits_for_the_next(self):
-        with mock.patch.object(ids, "now_ms", side_effect=[1000, 1000, 1001]):
+    def test_the_sequence_is_kept_on_the_shard_that_holds_the_logical_shard(self):
+        issued = allocate(7, 1)[0]
+        self.assertEqual(
+            LogicalShard.objects.using(alias_of(7)).get(logical=7).last_ms,
+            decode(issued)[0],
+        )
+        elsewhere = [a for a in settings.SHARDS if a != alias_of(7)]
+        for alias in elsewhere:
+            self.assertFalse(LogicalShard.objects.using(alias).filter(logical=7))
+
+    def test_a_review_write_asks_only_its_shard(self):
+        product = make_product()
+        shard = home(product.pk)
+        alias_of(logical_shard(product.pk))  # the map, read once per process
+        with ExitStack() as only_its_shard:
+            for alias in connections:
+                if alias != shard:  # default included: no shared id sequence
+                    only_its_shard.enter_context(self.assertNumQueries(0, using=alias))
+            review = Review.objects.create(product_id=product.pk, text="Here")
+        self.assertEqual(where_is(id=review.pk), [shard])
+
+    def test_a_full_millisecond_goes_on_in_the_next_without_waiting(self):
+        now = ids.now_ms() + 10_000  # later than any id issued yet
+        with mock.patch.object(ids, "now_ms", return_value=now):
             batch = allocate(3, MAX_SEQUENCE + 2)
         times = [decode(i)[0] for i in batch]
-        self.assertEqual(times.count(1000), MAX_SEQUENCE + 1)
-        self.assertEqual(times[-1], 1001)
+        self.assertEqual(times.count(now), MAX_SEQUENCE + 1)
+        self.assertEqual(times[-1], now + 1)
         self.assertEqual(decode(batch[-1])[2], 0)
+        self.assertEqual(batch, sorted(set(batch)))
 
-    def test_a_clock_that_went_back_is_refused(self):
-        with mock.patch.object(ids, "now_ms", return_value=5000):
-            allocate(9, 1)
-        with (
-            mock.patch.object(ids, "now_ms", return_value=4999),
-            self.assertRaises(ids.ClockWentBackwards),
-        ):
-            allocate(9, 1)
+    def test_a_clock_behind_the_last_id_goes_on_after_it(self):
+        now, hour = ids.now_ms() + 10_000, 3_600_000
+        with mock.patch.object(ids, "now_ms", return_value=now + hour):
+            fast = allocate(9, 1)  # a server whose clock is an hour fast
+        with mock.patch.object(ids, "now_ms", return_value=now):
+            right = allocate(9, 2)  # one with the right clock: no error
+        self.assertLess(fast[0], right[0])
+        self.assertEqual(right, sorted(set(right)))
+        self.assertEqual(decode(right[-1])[0], now + hour)
+
+    def test_a_review_after_a_fast_clocks_review_is_accepted_on_the_site(self):
+        product = make_product()
+        with mock.patch.object(ids, "now_ms", return_value=ids.now_ms() + 3_600_000):
+            Review.objects.create(product_id=product.pk, text="From the fast server")
+        response = self.client.post(
+            reverse("write_review", args=[product.pk]), {"text": "From this one"}
+        )
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(
+            Review.objects.filter(product_id=product.pk, text="From this one").count(),
+            1,
+        )
 
     def test_unique_across_threads(self):
         issued, errors = [], []
@@ -124,7 +168,11 @@ class ProcessesTests(SimpleTestCase):
             env = {**os.environ, "SQLITE_DIR": scratch}
             manage = [sys.executable, "manage.py"]
             run = dict(cwd=settings.BASE_DIR, env=env, text=True)
-            subprocess.run([*manage, "migrate", "-v", "0"], check=True, **run)
+            for alias in ["default", *settings.SHARDS]:
+                subprocess.run(
+                    [*manage, "migrate", "--database", alias, "-v", "0"],
+                    check=True, **run,
+                )  # fmt: skip
             code = (
                 "from project.ids import allocate\n"
                 "print(*[i for _ in range(50) for i in allocate(5, 4)])"
@@ -139,6 +187,6 @@ class ProcessesTests(SimpleTestCase):
                 out, err = worker.communicate(timeout=120)
                 self.assertEqual(worker.returncode, 0, err)
                 issued += [int(i) for i in out.split()[-200:]]
-            self.assertTrue(Path(scratch, "default.sqlite3").exists())
+            self.assertTrue(Path(scratch, "shard1.sqlite3").exists())
         self.assertEqual(len(issued), 800)
         self.assertEqual(len(set(issued)), 800)

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from project import productstats, shardmap
-from project.models import ProductStats, ShardMap
+from project.models import ProductStats
 from reviewsite.reviews.models import Review
 from reviewsite.testing import make_product, make_review
 
-from .helpers import home, stored_reviews
+from .helpers import dealt_over, home, place, stored_reviews
 
 
 def counted() -> dict[str, dict[int, tuple]]:
@@ -143,10 +143,7 @@ class RebalancedFiguresTests(TransactionTestCase):
     databases = "__all__"
 
     def test_the_figures_move_with_their_reviews(self):
-        old = settings.SHARDS[:3]
-        for n in range(settings.LOGICAL_SHARDS):
-            ShardMap.objects.filter(logical=n).update(alias=old[n % len(old)])
-        shardmap.forget()
+        place(dealt_over(settings.SHARDS[:3]))
         products = [make_product(f"P{n}") for n in range(40)]
         for n in range(160):
             make_review(products[n % 40], rating=n % 5 + 1)

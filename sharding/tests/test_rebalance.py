@@ -1,21 +1,25 @@
-"""Adding a database: rebalance moves whole logical shards, about 1/(N+1) of
-the reviews, and a run killed at any step is finished by the next one."""
+"""rebalance: whole logical shards move, about 1/(N+1) of the reviews; a run
+stopped at any commit boundary, on any database, is finished by the next with
+every review once, where the map says, with its last acknowledged content;
+writes wait only while their logical shard is copied; one run at a time."""
 
 from io import StringIO
 from unittest import mock
 
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError
 from django.test import TransactionTestCase, override_settings
 from django.urls import reverse
 
-from project import rebalance, shardmap
-from project.models import ShardMap, ShardMove
+from project import lease, rebalance, shardmap
+from project.models import LogicalShard, RebalanceLease, ShardMap, ShardMove
 from project.shardkeys import logical_shard
 from reviewsite.reviews.models import Review
 from reviewsite.testing import make_product
 
-from .helpers import newest, stored_reviews
+from .crashpoints import HOW, Killed, boundaries
+from .helpers import dealt_over, place, stored_reviews
 
 OLD = settings.SHARDS[:3]  # the databases before the fourth is added
 
@@ -26,41 +30,59 @@ def run_rebalance(*args) -> str:
     return out.getvalue()
 
 
+class Checks:
+    """What must hold after any run, VDiff-style: row by row, not totals."""
+
+    def assert_every_review_once_where_the_map_says(self, expected: dict[int, str]):
+        rows = stored_reviews()
+        found = [row[0] for row in rows]
+        self.assertEqual(len(found), len(set(found)), "a review is stored twice")
+        self.assertEqual({row[0]: row[4] for row in rows}, expected)  # id: text
+        shardmap.forget()
+        for review_id, product_id, *_ in rows:
+            alias = shardmap.alias_of(logical_shard(product_id))
+            self.assertEqual(
+                Review.objects.using(alias).filter(pk=review_id).count(), 1
+            )
+
+    def assert_each_logical_shard_owned_where_the_map_says(self):
+        owners = {}
+        for alias in settings.SHARDS:
+            for n, state in LogicalShard.objects.using(alias).values_list(
+                "logical", "state"
+            ):
+                self.assertEqual(state, LogicalShard.State.OWNED, (alias, n))
+                self.assertNotIn(n, owners, f"logical shard {n} held twice")
+                owners[n] = alias
+        self.assertEqual(owners, dict(ShardMap.objects.values_list("logical", "alias")))
+
+    def assert_every_review_readable(self, expected: dict[int, str]):
+        """Reads never miss, whatever state a move was stopped in."""
+        shardmap.forget()
+        for review_id, text in expected.items():
+            self.assertEqual(Review.objects.get(pk=review_id).text, text)
+
+
 @override_settings(SHARD_MAP_GRACE_SECONDS=0)
-class RebalanceTests(TransactionTestCase):
+class RebalanceTests(Checks, TransactionTestCase):
     databases = "__all__"
 
     def setUp(self):
-        for n in range(settings.LOGICAL_SHARDS):
-            ShardMap.objects.filter(logical=n).update(alias=OLD[n % len(OLD)])
-        shardmap.forget()
+        place(dealt_over(OLD))
         products = [make_product(f"P{n}") for n in range(60)]
         Review.objects.bulk_create(
             Review(product_id=products[n % 60].pk, text=f"review {n}", rating=n % 5 + 1)
             for n in range(300)
         )
-        self.before = stored_reviews()
-
-    def assert_every_review_in_place_once(self):
-        self.assertEqual(stored_reviews(), self.before)  # none lost, none doubled
-        shardmap.forget()
-        for row in self.before:
-            alias = shardmap.alias_of(logical_shard(row[1]))
-            self.assertEqual(Review.objects.using(alias).filter(pk=row[0]).count(), 1)
-
-    def assert_every_review_readable(self):
-        shardmap.forget()
-        for review_id, *_ in self.before:
-            self.assertEqual(
-                self.client.get(reverse("review", args=[review_id])).status_code, 200
-            )
+        self.before = {row[0]: row[4] for row in stored_reviews()}
+        self.product = products[0]
 
     def test_dry_run_prints_the_plan_and_moves_nothing(self):
         out = run_rebalance("--dry-run")
         self.assertIn("Plan: move 256 of 1024 logical shards", out)
         self.assertIn("from shard0 to shard3", out)
         self.assertFalse(ShardMove.objects.exists())
-        self.assertEqual(stored_reviews(), self.before)
+        self.assert_every_review_once_where_the_map_says(self.before)
 
     def test_adding_a_database_moves_about_a_quarter_of_the_reviews(self):
         plan = rebalance.plan(settings.SHARDS)
@@ -70,158 +92,230 @@ class RebalanceTests(TransactionTestCase):
         self.assertIn(f"{plan.rows_moved} of 300 reviews", out)
         counts = {a: ShardMap.objects.filter(alias=a).count() for a in settings.SHARDS}
         self.assertEqual(set(counts.values()), {256})
-        self.assert_every_review_in_place_once()
+        self.assert_every_review_once_where_the_map_says(self.before)
+        self.assert_each_logical_shard_owned_where_the_map_says()
         self.assertIn("Balanced already.", run_rebalance())
 
-    def test_killed_at_any_step_a_rerun_finishes_with_nothing_lost(self):
-        steps = [
-            "freeze",
-            "copy",
-            "fingerprint",
-            "switch",
-            "delete_source",
-            "delete_rows",
-        ]
-        for step in steps:
-            for nth in [1, 40]:
-                with self.subTest(step=step, nth=nth):
-                    self.kill_at(step, nth)
-                    self.assert_every_review_readable()
-                    run_rebalance()
-                    self.assertFalse(rebalance.unfinished())
-                    self.assert_every_review_in_place_once()
-                    self.reset_to_old_databases()
-
-    def kill_at(self, step: str, nth: int) -> None:
-        real = getattr(rebalance, step)
-        calls = []
-
-        def dies_on_nth_call(*args, **kwargs):
-            calls.append(1)
-            if len(calls) == nth:
-                raise KeyboardInterrupt(f"killed in {step}")
-            return real(*args, **kwargs)
-
-        with (
-            mock.patch.object(rebalance, step, dies_on_nth_call),
-            self.assertRaises(KeyboardInterrupt),
-        ):
-            run_rebalance()
-
-    def reset_to_old_databases(self):
-        """Move everything back onto OLD, for the next case."""
-        with override_settings(SHARDS=OLD):
-            run_rebalance()
-        self.assert_every_review_in_place_once()
-
-    def test_writes_to_a_moving_logical_shard_wait(self):
-        review = Review.objects.filter(pk=self.before[0][0]).first()
-        logical = logical_shard(review.product_id)
-        rebalance.freeze(logical)
-        response = self.client.post(
-            reverse("write_review", args=[review.product_id]),
-            {"text": "During the move"},
-        )
-        self.assertContains(response, "being moved", status_code=503)
-        self.assertNotIn("During the move", str(stored_reviews()))
-        self.assertEqual(stored_reviews(), self.before)
-
+    def test_draining_a_database_moves_everything_off_it(self):
+        run_rebalance()
+        with override_settings(SHARDS=OLD, DRAINING_SHARDS=["shard3"]):
+            out = run_rebalance()
+        self.assertIn("shard3 hold(s) nothing now", out)
+        self.assertFalse(ShardMap.objects.filter(alias="shard3").exists())
+        self.assertFalse(Review.objects.using("shard3").exists())
+        self.assertFalse(LogicalShard.objects.using("shard3").exists())
+        self.assert_every_review_once_where_the_map_says(self.before)
+        self.assert_each_logical_shard_owned_where_the_map_says()
 
 @override_settings(SHARD_MAP_GRACE_SECONDS=0)
-class FoundAfterMoveTests(TransactionTestCase):
-    databases = "__all__"
-
-    def test_a_review_is_found_from_its_id_with_a_map_from_before_the_move(self):
-        import time
-
-        for n in range(settings.LOGICAL_SHARDS):
-            ShardMap.objects.filter(logical=n).update(alias=OLD[n % len(OLD)])
-        shardmap.forget()
-        product = make_product()
-        review = Review.objects.create(product_id=product.pk, text="Moved")
-        stale = dict(ShardMap.objects.values_list("logical", "alias"))
-        logical = logical_shard(product.pk)
-        ShardMove.objects.create(
-            logical=logical, source=stale[logical], target="shard3"
-        )
-        rebalance.run(rebalance.unfinished(), grace=0, say=lambda message: None)
-        # This process still believes the old map (another process would).
-        shardmap._cache.aliases, shardmap._cache.checked = stale, time.time()
-        response = self.client.get(reverse("review", args=[review.pk]))
-        self.assertContains(response, "Moved")
-        self.assertEqual(shardmap._cache.aliases[logical], "shard3")  # refreshed
-
-
-@override_settings(SHARD_MAP_GRACE_SECONDS=0)
-class DuringAMoveTests(TransactionTestCase):
-    """Rows a database holds without owning them (a copy being made, or not
-    deleted yet) are read once; a late write to the source is not lost."""
+class SwapCase(Checks, TransactionTestCase):
+    """Balanced over every shard; one product on shard0 and one on shard1,
+    whose logical shards ``plan_a_swap()`` makes trade databases."""
 
     databases = "__all__"
 
     def setUp(self):
-        for n in range(settings.LOGICAL_SHARDS):
-            ShardMap.objects.filter(logical=n).update(alias=OLD[n % len(OLD)])
-        shardmap.forget()
-        self.product = make_product()
-        for n in range(30):
-            Review.objects.create(product_id=self.product.pk, text=f"moving {n}")
-        self.logical = logical_shard(self.product.pk)
-        self.move = ShardMove.objects.create(
-            logical=self.logical, source=OLD[self.logical % 3], target="shard3"
+        place(dealt_over(settings.SHARDS))
+        products = [make_product(f"P{n}") for n in range(40)]
+        by_shard = {}
+        for product in products:
+            by_shard.setdefault(shardmap.shard_for_product(product.pk), product)
+        self.products = [by_shard["shard0"], by_shard["shard1"]]  # to swap
+        self.product = self.products[0]
+        Review.objects.bulk_create(
+            Review(product_id=p.pk, text=f"review {n}")
+            for p in products
+            for n in range(3)
+        )
+        self.expected = {row[0]: row[4] for row in stored_reviews()}
+
+    def plan_a_swap(self):
+        """The two products' logical shards trade databases: two moves."""
+        a, b = (logical_shard(p.pk) for p in self.products)
+        on = dict(ShardMap.objects.values_list("logical", "alias"))
+        ShardMove.objects.bulk_create(
+            [
+                ShardMove(logical=a, source=on[a], target=on[b]),
+                ShardMove(logical=b, source=on[b], target=on[a]),
+            ]
         )
 
-    def latest_ids(self) -> list[int]:
-        from .test_pages import walk_latest
 
-        return walk_latest(self.client)
-
-    def test_a_copied_shard_is_listed_once_before_and_after_the_switch(self):
-        oracle = [r[0] for r in sorted(stored_reviews(), key=newest, reverse=True)]
-        self.move.rows, self.move.checksum = rebalance.copy(self.move)
-        self.assertEqual(len(stored_reviews()), 60)  # on both databases now
-        self.assertEqual(self.latest_ids(), oracle)
-        rebalance.switch(self.move)
-        self.assertEqual(self.latest_ids(), oracle)
-        page = self.client.get(reverse("shards"))
-        self.assertEqual(page.context["reviews"], 30)
-
-    def test_a_write_that_reached_the_source_late_is_carried_over(self):
-        self.move.rows, self.move.checksum = rebalance.copy(self.move)
-        self.move.state = ShardMove.State.COPIED
-        self.move.save()
-        rebalance.switch(self.move)
-        # A writer that read the map before the freeze commits to the source now.
-        late = Review(product_id=self.product.pk, text="Late but kept")
-        late.save(using=self.move.source)
-        said = []
-        rebalance.delete_source(self.move, say=said.append)
-        self.assertEqual(
-            Review.objects.using("shard3").filter(text="Late but kept").count(), 1
+class DuringAMoveTests(SwapCase):
+    def test_a_frozen_logical_shard_refuses_writes_with_a_503_on_the_site(self):
+        logical = logical_shard(self.product.pk)
+        source = shardmap.alias_of(logical)
+        rebalance.set_state(source, logical, LogicalShard.State.FROZEN)
+        self.addCleanup(rebalance.set_state, source, logical, LogicalShard.State.OWNED)
+        response = self.client.post(
+            reverse("write_review", args=[self.product.pk]),
+            {"text": "During the move"},
         )
-        self.assertEqual(
-            Review.objects.using(self.move.source).filter(pk=late.pk).count(), 0
-        )
-        self.assertIn("carried 1 late write(s)", said[0])
+        self.assertContains(response, "being moved", status_code=503)
+        old = Review.objects.filter(product_id=self.product.pk).first()
+        for write in (  # whatever path: the shard's own triggers refuse
+            lambda: Review(product_id=self.product.pk, text="x").save(using=source),
+            lambda: Review.objects.using(source).filter(pk=old.pk).update(text="y"),
+            lambda: Review.objects.using(source).filter(pk=old.pk).delete(),
+        ):
+            with self.subTest(write=write), self.assertRaises(DatabaseError):
+                write()
+        self.assert_every_review_once_where_the_map_says(self.expected)
 
-    def test_late_writes_never_undo_what_the_target_changed_since(self):
-        self.move.rows, self.move.checksum = rebalance.copy(self.move)
-        self.move.versions = rebalance.versions_of("shard3", self.logical)
-        self.move.state = ShardMove.State.COPIED
-        self.move.save()
-        rebalance.switch(self.move)
-        first, second, third = Review.objects.using("shard3").order_by("pk")[:3]
-        source = Review.objects.using(self.move.source)
-        # After the switch, on the target: an edit and a delete...
-        Review.objects.using("shard3").filter(pk=first.pk).update(text="newer")
-        Review.objects.using("shard3").filter(pk=third.pk).delete()
-        # ...and late writes from before it, on the source.
-        source.filter(pk=first.pk).update(text="older, late")
-        source.filter(pk=third.pk).update(text="older, late")
-        source.filter(pk=second.pk).delete()
-        rebalance.delete_source(self.move, say=lambda message: None)
-        on_target = Review.objects.using("shard3")
-        self.assertEqual(on_target.get(pk=first.pk).text, "newer")
-        self.assertFalse(on_target.filter(pk=second.pk).exists())  # late delete
-        self.assertFalse(on_target.filter(pk=third.pk).exists())  # not brought back
-        self.assertEqual(on_target.count(), 28)  # 30, less one deleted on each side
+    def test_a_write_that_routed_before_the_freeze_is_refused_not_lost(self):
+        """A writer that picked the source before the freeze commits during
+        the copy: refused by the source's fence, and the run goes on."""
+        self.plan_a_swap()
+        logical = logical_shard(self.product.pk)
+        late, real_copy_rows = [], rebalance.copy_rows
+
+        def copy_rows_with_a_writer(move):
+            if move.logical == logical:
+                try:
+                    late_review = Review(product_id=self.product.pk, text="late")
+                    late_review.save(using=move.source)
+                    late.append("accepted")
+                except DatabaseError:
+                    late.append("refused")
+            return real_copy_rows(move)
+
+        with mock.patch.object(rebalance, "copy_rows", copy_rows_with_a_writer):
+            run_rebalance()
+        self.assertEqual(late, ["refused"])
+        self.assert_every_review_once_where_the_map_says(self.expected)
+        response = self.client.post(
+            reverse("write_review", args=[self.product.pk]), {"text": "After"}
+        )
+        self.assertEqual(response.status_code, 302)  # open again, on the target
+
+    def test_a_run_that_fails_lets_writes_in_again(self):
+        self.plan_a_swap()
+        logical = logical_shard(self.product.pk)
+        source = shardmap.alias_of(logical)
+        with (
+            mock.patch.object(rebalance, "copy_rows", side_effect=OSError("disk")),
+            self.assertRaises(OSError),
+        ):
+            run_rebalance()
+        state = LogicalShard.objects.using(source).get(logical=logical).state
+        self.assertEqual(state, LogicalShard.State.OWNED)
+        response = self.client.post(
+            reverse("write_review", args=[self.product.pk]), {"text": "Still open"}
+        )
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(RebalanceLease.objects.get().owner, "")  # released
+
+    def test_a_second_run_is_refused_while_another_holds_the_lease(self):
+        self.plan_a_swap()
+        lease.Lease(owner="elsewhere:4242:1").acquire()
+        with self.assertRaisesMessage(CommandError, "Another rebalance is running"):
+            run_rebalance()
+        self.assertEqual(len(rebalance.unfinished()), 2)  # not started
+        self.assert_every_review_once_where_the_map_says(self.expected)
+        self.assert_each_logical_shard_owned_where_the_map_says()
+
+    def test_a_dead_processs_lease_is_taken_over_and_an_expired_one_too(self):
+        here = lease.this_process().split(":")[0]
+        for owner, expires in [
+            (f"{here}:999999999:1", None),  # this machine, no such process
+            ("elsewhere:4242:1", "2000-01-01T00:00Z"),  # another, expired
+        ]:
+            with self.subTest(owner=owner):
+                self.plan_a_swap()
+                RebalanceLease.objects.update_or_create(
+                    defaults={"owner": owner, "expires": expires or "2999-01-01T00:00Z"}
+                )
+                self.assertIn("left 2 move(s) unfinished", run_rebalance())
+                self.assertFalse(rebalance.unfinished())
+                self.assert_every_review_once_where_the_map_says(self.expected)
+
+    def test_a_run_whose_lease_was_taken_stops_at_its_next_step(self):
+        self.plan_a_swap()
+        real_copy = rebalance.copy
+        taken = []
+
+        def copy_then_lose_the_lease(move, held):
+            real_copy(move, held)
+            if not taken:
+                RebalanceLease.objects.update(owner="elsewhere:4242:1")
+                taken.append(move)
+
+        with (
+            mock.patch.object(rebalance, "copy", copy_then_lose_the_lease),
+            self.assertRaises(lease.LeaseLost),
+        ):
+            run_rebalance()
+        self.assertEqual(ShardMove.objects.filter(state="switched").count(), 0)
+        RebalanceLease.objects.update(owner="")
+        run_rebalance()
+        self.assert_every_review_once_where_the_map_says(self.expected)
+        self.assert_each_logical_shard_owned_where_the_map_says()
+
+
+class StoppedAtEveryCommitTests(SwapCase):
+    """Two logical shards swap databases; the run is stopped at its first
+    commit boundary, then its second, ... on every database it writes, both
+    by a refused commit and by death right after one. Between the stopped
+    run and the rerun the site writes, edits and deletes reviews of the
+    moving logical shards; only what it acknowledged must be there after."""
+
+    def setUp(self):
+        super().setUp()
+        self.writes = 0
+
+    def write_on_the_site(self):
+        """A create, an edit and a delete per moving product, through the
+        ORM as the site does: kept in ``expected`` only if acknowledged."""
+        for product in self.products:
+            self.writes += 1
+            shardmap.forget()
+            try:
+                review = Review.objects.create(
+                    product_id=product.pk, text=f"write {self.writes}"
+                )
+                self.expected[review.pk] = review.text
+            except DatabaseError:
+                pass  # refused (503 on the site): not acknowledged
+            mine = sorted(self.ids_of(product) & set(self.expected))
+            try:
+                Review.objects.filter(pk=mine[0]).update(text=f"edit {self.writes}")
+                self.expected[mine[0]] = f"edit {self.writes}"
+            except DatabaseError:
+                pass
+            if len(mine) < 2:
+                continue
+            try:
+                Review.objects.filter(pk=mine[-1]).delete()
+                del self.expected[mine[-1]]
+            except DatabaseError:
+                pass
+
+    def ids_of(self, product) -> set[int]:
+        return set(
+            Review.objects.filter(product_id=product.pk).values_list("pk", flat=True)
+        )
+
+    def test_every_commit_boundary_refused_and_killed_then_rerun(self):
+        self.plan_a_swap()
+        with boundaries() as counted:
+            run_rebalance()
+        total = len(counted.passed)
+        self.assertGreaterEqual(total, 16)  # 8 per move at least
+        for stop in range(1, total + 1):
+            for how in HOW:
+                # The swap goes back and forth: the databases' names alternate.
+                with self.subTest(stop=stop, how=how, at=counted.passed[stop - 1]):
+                    self.plan_a_swap()
+                    with (
+                        boundaries(stop, how) as seen,
+                        self.assertRaises((DatabaseError, Killed)),
+                    ):
+                        run_rebalance()
+                    self.assertTrue(seen.stopped)  # it did stop, at that boundary
+                    self.assert_every_review_readable(self.expected)
+                    self.write_on_the_site()
+                    run_rebalance()  # finishes what was left, then balanced
+                    self.assertFalse(rebalance.unfinished())
+                    self.assert_every_review_once_where_the_map_says(self.expected)
+                    self.assert_each_logical_shard_owned_where_the_map_says()
+                    self.assertIn("Balanced already", run_rebalance())

@@ -1,8 +1,9 @@
 """``manage.py rebalance``: spread the logical shards evenly over settings.SHARDS.
 
-After adding a database to SHARDS, this moves whole logical shards onto it:
-copy, verify, switch the map, delete from the source. Killed at any point, a
-rerun finishes the job first.
+After adding a database to SHARDS, this moves whole logical shards onto it;
+after listing some in DRAINING_SHARDS instead, it moves every logical shard
+off them. Copy, verify, switch the map, delete from the source. Stopped at
+any point, a rerun finishes the job first. One run at a time.
 """
 
 from collections import Counter
@@ -10,9 +11,17 @@ from collections import Counter
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
 
 from project import rebalance
+from project.lease import Lease, LeaseHeld
 from project.models import ShardMap, ShardMove
+
+
+def unapplied_migrations(alias: str) -> list:
+    executor = MigrationExecutor(connections[alias])
+    return executor.migration_plan(executor.loader.graph.leaf_nodes())
 
 
 class Command(BaseCommand):
@@ -24,24 +33,48 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run, **options):
         if not ShardMap.objects.exists():
             raise CommandError("No shard map yet: run `manage.py setup_demo` first.")
-        if not dry_run:
-            for alias in settings.SHARDS:  # a new shard needs its tables first
+        if dry_run:
+            return self.describe_plan()
+        lease = Lease()
+        try:
+            lease.acquire()
+        except LeaseHeld as held:
+            raise CommandError(str(held)) from None
+        try:
+            self.move_logical_shards(lease)
+        except Exception:
+            lease.release()  # what it froze is thawed; the next run goes on
+            raise
+        lease.release()
+
+    def move_logical_shards(self, lease: Lease) -> None:
+        for alias in settings.SHARDS:  # a new shard needs its tables first
+            if unapplied_migrations(alias):
                 call_command("migrate", database=alias, verbosity=0)
         if left := rebalance.unfinished():
             self.stdout.write(f"A previous run left {len(left)} move(s) unfinished.")
-            if dry_run:
-                return
-            rebalance.run(left, rebalance.grace_seconds(), say=self.stdout.write)
+            rebalance.run(left, rebalance.grace_seconds(), lease, self.stdout.write)
         plan = rebalance.plan(settings.SHARDS)
         self.describe(plan)
-        if dry_run or not plan.moves:
-            self.stdout.write("Nothing moved." if dry_run else "Balanced already.")
+        if plan.moves:
+            ShardMove.objects.bulk_create(plan.moves)
+            moves = rebalance.unfinished()
+            rebalance.run(moves, rebalance.grace_seconds(), lease, self.stdout.write)
+            self.stdout.write(
+                self.style.SUCCESS("Done: every review is on its new shard.")
+            )
+        else:
+            self.stdout.write("Balanced already.")
+        if settings.DRAINING_SHARDS:
+            drained = ", ".join(settings.DRAINING_SHARDS)
+            self.stdout.write(f"{drained} hold(s) nothing now: remove from settings.")
+
+    def describe_plan(self) -> None:
+        if left := rebalance.unfinished():
+            self.stdout.write(f"A previous run left {len(left)} move(s) unfinished.")
             return
-        ShardMove.objects.bulk_create(plan.moves)
-        rebalance.run(
-            rebalance.unfinished(), rebalance.grace_seconds(), say=self.stdout.write
-        )
-        self.stdout.write(self.style.SUCCESS("Done: every review is on its new shard."))
+        self.describe(rebalance.plan(settings.SHARDS))
+        self.stdout.write("Nothing moved.")
 
     def describe(self, plan: rebalance.Plan) -> None:
         share = plan.rows_moved / plan.rows_total if plan.rows_total else 0.0
