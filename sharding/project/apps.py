@@ -33,15 +33,12 @@ def hold_logical_shards(using: str, **kwargs) -> None:
     """On a shard: a row, taking writes, for each logical shard the map gives
     it and it holds no row for (a new or flushed shard). Its ids go on from
     the newest review there, or from now."""
-    from django.db import connections
-
     from . import ids, rebalance
     from .models import LogicalShard, ShardMap
 
-    tables = connections[using].introspection.table_names()
-    if LogicalShard._meta.db_table not in tables:
+    if not has_table(using, LogicalShard):
         return  # not a shard, or not migrated that far
-    if ShardMap._meta.db_table not in connections["default"].introspection.table_names():
+    if not has_table("default", ShardMap):
         return  # default is migrated first; this runs again after
     given = ShardMap.objects.using("default").filter(alias=using)
     have = set(LogicalShard.objects.using(using).values_list("logical", flat=True))
@@ -60,13 +57,10 @@ def keep_triggers(using: str, **kwargs) -> None:
     """Put the fence's and the figures' triggers back on a shard where a
     migration lost them (SQLite rebuilds a table to alter a column, and its
     triggers go with the old one), and count the figures afresh."""
-    from django.db import connections
-
     from . import fence, productstats
     from .models import LogicalShard
 
-    tables = connections[using].introspection.table_names()
-    if LogicalShard._meta.db_table not in tables:
+    if not has_table(using, LogicalShard):
         return  # not a shard, or not migrated that far
     if not fence.installed(using):
         fence.uninstall(using)  # what is left of them
@@ -74,3 +68,9 @@ def keep_triggers(using: str, **kwargs) -> None:
     if not productstats.installed(using):
         productstats.uninstall(using)
         productstats.install(using)
+
+
+def has_table(alias: str, model) -> bool:
+    from django.db import connections
+
+    return model._meta.db_table in connections[alias].introspection.table_names()

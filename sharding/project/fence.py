@@ -4,8 +4,9 @@ Triggers on each shard's reviews table look up the row's logical shard (from
 its id) in the shard's own ``LogicalShard`` table and refuse the write unless
 it is ``owned`` there (or ``moving``, which only rebalance's own transactions
 ever see); a delete is refused only where the logical shard is held but not
-owned (frozen for a move, or a copy not switched to yet). Whatever writes, and with whatever map: ``save()``, ``update()``,
-``delete()``, ``bulk_create()``, raw SQL, a process whose cached map is old.
+owned (frozen for a move, or a copy not switched to yet). Whatever writes,
+and with whatever map: ``save()``, ``update()``, ``delete()``,
+``bulk_create()``, raw SQL, a process whose cached map is old.
 
 So a move fences writers on the database they write to: once the source
 says ``frozen``, no write to that logical shard can commit there, and the

@@ -180,8 +180,10 @@ def claim(block: Block, alias: str) -> None:
     logical shard of ``alias``, or refuse if one of them was issued since."""
     from .models import LogicalShard
 
-    rows = LogicalShard.objects.using(alias).select_for_update().filter(
-        state=LogicalShard.State.OWNED
+    rows = (
+        LogicalShard.objects.using(alias)
+        .select_for_update()
+        .filter(state=LogicalShard.State.OWNED)
     )
     if rows.filter(last_ms__gte=block.start_ms).exists():
         raise ValueError(f"ids were issued on {alias} since the block was reserved")

@@ -81,7 +81,7 @@ def started(pid: int) -> str:
 def is_alive(owner: str) -> bool:
     """Whether the lease's owner may still be running; only a process of this
     machine can be known to be gone."""
-    host, pid, start = (owner.split(":") + ["", "", ""])[:3]
+    host, pid, start = [*owner.split(":"), "", "", ""][:3]
     if host != socket.gethostname() or not pid.isdigit() or not start:
         return True
     return started(int(pid)) == start

@@ -242,7 +242,7 @@ def thaw(moves: list[ShardMove]) -> None:
             on = ShardMap.objects.get(logical=move.logical).alias
             if on == move.source:
                 set_state(move.source, move.logical, Held.OWNED, was=[Held.FROZEN])
-        except Exception:  # noqa: BLE001 - the first error is the one to report
+        except Exception:
             continue
 
 
@@ -305,4 +305,4 @@ def delete_rows(alias: str, logical: int) -> None:
 
 
 def grace_seconds() -> float:
-    return getattr(settings, "SHARD_MAP_GRACE_SECONDS", 2 * shardmap.MAP_CHECK_SECONDS)
+    return settings.SHARD_MAP_GRACE_SECONDS

@@ -35,6 +35,12 @@ for settings_dict in DATABASES.values():
         settings_dict["TEST"] = {"NAME": sqlite_test_file(settings_dict["NAME"])}
 DATABASE_ROUTERS = ["project.router.ShardRouter"]
 REVIEW_ID_ALLOCATOR = "project.ids.assign_ids"
+# Each process re-reads the shard map's version at most this often; after
+# switching logical shards, rebalance waits the grace (which must be longer)
+# before deleting them from their old databases, so that no process still
+# sends them there. Tests in other processes shorten both.
+SHARD_MAP_CHECK_SECONDS = float(os.environ.get("SHARD_MAP_CHECK_SECONDS", "1"))
+SHARD_MAP_GRACE_SECONDS = float(os.environ.get("SHARD_MAP_GRACE_SECONDS", "2"))
 # A shard that has not answered by then is left out of a cross-shard page.
 SHARD_TIMEOUT_SECONDS = 2.0
 ROOT_URLCONF = "project.urls"

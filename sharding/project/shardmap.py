@@ -1,7 +1,7 @@
 """The shard map: which database holds each logical shard.
 
 Reads and writes use a per-process copy, re-validated against the map's
-version at most every MAP_CHECK_SECONDS: a review write asks no database but
+version at most every SHARD_MAP_CHECK_SECONDS: a review write asks no database but
 its shard. A copy that is out of date after a move is safe: a lookup that
 misses asks again, and a write is refused by the old shard's fence
 (``project/fence.py``) and asked again.
@@ -18,8 +18,6 @@ from django.db.models import F, Max
 
 from .ids import SEQUENCE_BITS, SHARD_BITS, shard_of
 from .shardkeys import logical_shard
-
-MAP_CHECK_SECONDS = 1.0
 
 
 class NoShardInformation(LookupError):
@@ -53,11 +51,12 @@ def _map_version() -> int | None:
 
 
 def refresh(force: bool = False) -> None:
-    """Reload the map if it changed (checking at most every MAP_CHECK_SECONDS)."""
+    """Reload the map if it changed (checking at most every SHARD_MAP_CHECK_SECONDS)."""
     from .models import ShardMap
 
     now = time.time()
-    if not force and _cache.aliases and now - _cache.checked < MAP_CHECK_SECONDS:
+    fresh = now - _cache.checked < settings.SHARD_MAP_CHECK_SECONDS
+    if not force and _cache.aliases and fresh:
         return
     version = _map_version()
     if force or version != _cache.version:

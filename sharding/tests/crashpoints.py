@@ -40,18 +40,20 @@ class Killed(BaseException):
 
 
 class Boundaries:
-    def __init__(self, stop: int | None = None, how: str = "killed", kill=False):
-        self.stop, self.how, self.kill = stop, how, kill
+    def __init__(self, stop=None, how="killed", kill=False, at: str | None = None):
+        self.stop, self.how, self.kill, self.at = stop, how, kill, at
         self.passed: list[str] = []
         self.stopped = ""  # the boundary it stopped at
 
     def reached(self, where: str, commit):
         """Called at a boundary: commit it, or stop as told. A refused one
         is refused once: the database is back for what follows."""
-        if len(self.passed) + 1 == self.stop and not self.stopped:
-            if self.how == "refused":
-                self.stopped = where
-                raise DatabaseError(f"injected: {where} refused")
+        if self.at is not None and self.at in where and self.stop is None:
+            self.stop = len(self.passed) + 1  # the first boundary there
+        at_stop = len(self.passed) + 1 == self.stop and not self.stopped
+        if at_stop and self.how == "refused":
+            self.stopped = where
+            raise DatabaseError(f"injected: {where} refused")
         result = commit()
         self.passed.append(where)
         if len(self.passed) == self.stop and self.how == "killed":
@@ -63,9 +65,10 @@ class Boundaries:
 
 
 @contextmanager
-def boundaries(stop: int | None = None, how: str = "killed", kill=False) -> Iterator:
-    """Count (and stop at) the commit boundaries of what runs inside."""
-    seen = Boundaries(stop, how, kill)
+def boundaries(stop=None, how="killed", kill=False, at=None) -> Iterator:
+    """Count (and stop at) the commit boundaries of what runs inside: the
+    ``stop``-th, or the first whose description contains ``at``."""
+    seen = Boundaries(stop, how, kill, at)
     real_commit = BaseDatabaseWrapper.commit
 
     def commit(connection):
@@ -84,3 +87,12 @@ def boundaries(stop: int | None = None, how: str = "killed", kill=False) -> Iter
         for alias in connections:
             stack.enter_context(connections[alias].execute_wrapper(statement))
         yield seen
+
+
+def sigkill_rebalance_at(at: str) -> None:
+    """In a process of its own: rebalance, SIGKILLed right after the first
+    commit boundary whose description contains ``at``."""
+    from django.core.management import call_command
+
+    with boundaries(kill=True, at=at):
+        call_command("rebalance")

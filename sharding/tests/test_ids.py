@@ -168,11 +168,10 @@ class ProcessesTests(SimpleTestCase):
             env = {**os.environ, "SQLITE_DIR": scratch}
             manage = [sys.executable, "manage.py"]
             run = dict(cwd=settings.BASE_DIR, env=env, text=True)
+            migrate = "from django.core.management import call_command as run\n"
             for alias in ["default", *settings.SHARDS]:
-                subprocess.run(
-                    [*manage, "migrate", "--database", alias, "-v", "0"],
-                    check=True, **run,
-                )  # fmt: skip
+                migrate += f"run('migrate', database={alias!r}, verbosity=0)\n"
+            subprocess.run([*manage, "shell", "-c", migrate], check=True, **run)
             code = (
                 "from project.ids import allocate\n"
                 "print(*[i for _ in range(50) for i in allocate(5, 4)])"

@@ -107,6 +107,7 @@ class RebalanceTests(Checks, TransactionTestCase):
         self.assert_every_review_once_where_the_map_says(self.before)
         self.assert_each_logical_shard_owned_where_the_map_says()
 
+
 @override_settings(SHARD_MAP_GRACE_SECONDS=0)
 class SwapCase(Checks, TransactionTestCase):
     """Balanced over every shard; one product on shard0 and one on shard1,
