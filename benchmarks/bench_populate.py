@@ -79,7 +79,7 @@ def rows_per_shard(directory: Path, reviews: int) -> dict[str, list[tuple]]:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from project import ids, productstats, shardmap
+    from project import fence, ids, productstats, shardmap
     from project.shardkeys import logical_shard
     from reviewsite.demo_data import DemoData
     from reviewsite.products.models import Product
@@ -96,8 +96,10 @@ def rows_per_shard(directory: Path, reviews: int) -> dict[str, list[tuple]]:
     owner = {n: alias for alias, owned in shardmap.ownership().items() for n in owned}
     for alias in set(owner.values()):
         # The floor is the table and its indexes: the per-product figures'
-        # triggers, which setup_demo turns off and recounts, are dropped.
+        # triggers, which setup_demo turns off and recounts, and the fence's
+        # are dropped.
         productstats.uninstall(alias)
+        fence.uninstall(alias)
     block = ids.reserve(reviews)
     rows = {alias: [] for alias in set(owner.values())}
     for batch in data.reviews(reviews, product_ids, author_ids, end=timezone.now()):

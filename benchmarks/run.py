@@ -23,7 +23,7 @@ from pathlib import Path
 from common import Result
 
 HERE = Path(__file__).resolve().parent
-NAMES = ["populate", "pages", "router", "fanout", "replicate", "shadowing"]
+NAMES = ["populate", "pages", "router", "fanout", "replicate", "shadowing", "writes"]
 
 
 def run_one(name: str, quick: bool, scratch: Path) -> list[dict]:

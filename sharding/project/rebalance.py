@@ -32,7 +32,7 @@ from reviewsite.reviews.models import Review
 
 from . import shardmap
 from .ids import SEQUENCE_BITS, SHARD_BITS
-from .lease import Lease
+from .lease import Lease, LeaseLost
 from .models import LogicalShard, ShardMap, ShardMove
 
 BATCH = 2000
@@ -138,6 +138,8 @@ def run(moves: list[ShardMove], grace: float, lease: Lease, say=print) -> None:
             if move.state == State.COPIED:
                 switch(move, lease)
             open_target(move)
+    except LeaseLost:
+        raise  # another run is moving them now: what is frozen is its to thaw
     except Exception:
         thaw([m for m in moves if m.state in (State.PLANNED, State.COPIED)])
         raise

@@ -74,7 +74,8 @@ def check_configured(aliases) -> None:
         raise ImproperlyConfigured(
             f"The shard map sends logical shards to {', '.join(missing)}, which "
             "DATABASES lacks: start with as many shards as the map has "
-            f"(SHARD_DATABASES={len(set(aliases))})."
+            f"(SHARD_DATABASES={len(set(aliases))}), or, to remove some, keep them "
+            "reachable while `rebalance` drains them (DRAIN_SHARD_DATABASES)."
         )
 
 

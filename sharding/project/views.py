@@ -7,6 +7,7 @@ from itertools import islice
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import DatabaseError
 from django.db.models import Q
 from django.http import Http404
 from django.template.response import TemplateResponse
@@ -16,7 +17,7 @@ from reviewsite.reviews.models import Review
 from reviewsite.web import views
 from reviewsite.web.stitch import attach_authors, attach_products
 
-from . import shardmap, stitch
+from . import fence, shardmap, stitch
 from .fanout import on_every_shard
 from .ids import MAX_MS
 
@@ -135,12 +136,16 @@ class ReviewDetailView(views.ReviewDetailView):
 
 
 class ReviewCreateView(views.ReviewCreateView):
-    """Writing a review, which waits while its logical shard is being moved."""
+    """Writing a review, which waits while its logical shard is being moved:
+    refused when its id is issued, or by the shard's fence if the move began
+    just after that."""
 
     def post(self, request, *args, **kwargs):
         try:
             return super().post(request, *args, **kwargs)
-        except shardmap.ShardMoving:
+        except DatabaseError as error:
+            if not (isinstance(error, shardmap.ShardMoving) or fence.refused(error)):
+                raise
             context = {"product": self.product}
             return TemplateResponse(
                 request, "sharding/moving.html", context, status=503

@@ -58,3 +58,27 @@ def place(mapping: dict[int, str]) -> None:
 def dealt_over(aliases: list[str]) -> dict[int, str]:
     """Logical shards round-robin over ``aliases``, as setup_demo deals them."""
     return {n: aliases[n % len(aliases)] for n in range(settings.LOGICAL_SHARDS)}
+
+
+def plan_a_swap(products) -> None:
+    """The logical shards of two products on two databases trade places:
+    two moves, recorded for `rebalance` to carry out."""
+    from project.models import ShardMap, ShardMove
+
+    a, b = (logical_shard(p.pk) for p in products)
+    on = dict(ShardMap.objects.values_list("logical", "alias"))
+    assert on[a] != on[b], "two products on one database"
+    ShardMove.objects.bulk_create(
+        [
+            ShardMove(logical=a, source=on[a], target=on[b]),
+            ShardMove(logical=b, source=on[b], target=on[a]),
+        ]
+    )
+
+
+def one_per_database(products, aliases) -> list:
+    """A product on each of ``aliases``, in that order."""
+    first = {}
+    for product in products:
+        first.setdefault(shardmap.alias_of(logical_shard(product.pk)), product)
+    return [first[alias] for alias in aliases]

@@ -5,12 +5,13 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from unittest import mock
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.test import SimpleTestCase, TransactionTestCase
 from django.urls import reverse
 from hypothesis import given
@@ -102,6 +103,38 @@ class AllocationTests(TransactionTestCase):
                     only_its_shard.enter_context(self.assertNumQueries(0, using=alias))
             review = Review.objects.create(product_id=product.pk, text="Here")
         self.assertEqual(where_is(id=review.pk), [shard])
+
+    def test_a_review_is_written_while_default_is_locked_by_a_writer(self):
+        product = make_product()
+        alias_of(logical_shard(product.pk))  # the map, read once per process
+        locked, release = threading.Event(), threading.Event()
+
+        def hold_default():
+            try:
+                with transaction.atomic(using="default"):
+                    with connections["default"].cursor() as cursor:
+                        if connections["default"].vendor == "postgresql":
+                            cursor.execute(
+                                "LOCK TABLE project_shardmap IN ACCESS EXCLUSIVE MODE"
+                            )
+                        else:  # IMMEDIATE: the write lock, from BEGIN on
+                            cursor.execute("UPDATE project_shardmap SET version = 1")
+                    locked.set()
+                    release.wait(30)
+            finally:
+                connections.close_all()
+
+        holder = threading.Thread(target=hold_default)
+        holder.start()
+        try:
+            self.assertTrue(locked.wait(10))
+            started = time.monotonic()
+            review = Review.objects.create(product_id=product.pk, text="Unblocked")
+            self.assertLess(time.monotonic() - started, 2)  # no wait on default
+        finally:
+            release.set()
+            holder.join()
+        self.assertEqual(where_is(id=review.pk), [home(product.pk)])
 
     def test_a_full_millisecond_goes_on_in_the_next_without_waiting(self):
         now = ids.now_ms() + 10_000  # later than any id issued yet

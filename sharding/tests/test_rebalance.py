@@ -12,14 +12,20 @@ from django.db import DatabaseError
 from django.test import TransactionTestCase, override_settings
 from django.urls import reverse
 
-from project import lease, rebalance, shardmap
+from project import ids, lease, rebalance, shardmap
 from project.models import LogicalShard, RebalanceLease, ShardMap, ShardMove
 from project.shardkeys import logical_shard
 from reviewsite.reviews.models import Review
 from reviewsite.testing import make_product
 
 from .crashpoints import HOW, Killed, boundaries
-from .helpers import dealt_over, place, stored_reviews
+from .helpers import (
+    dealt_over,
+    one_per_database,
+    place,
+    plan_a_swap,
+    stored_reviews,
+)
 
 OLD = settings.SHARDS[:3]  # the databases before the fourth is added
 
@@ -96,15 +102,31 @@ class RebalanceTests(Checks, TransactionTestCase):
         self.assert_each_logical_shard_owned_where_the_map_says()
         self.assertIn("Balanced already.", run_rebalance())
 
+
+@override_settings(SHARD_MAP_GRACE_SECONDS=0)
+class DrainTests(Checks, TransactionTestCase):
+    databases = "__all__"
+
     def test_draining_a_database_moves_everything_off_it(self):
-        run_rebalance()
+        products = [make_product(f"P{n}") for n in range(12)]
+        mapping = dealt_over(OLD)
+        for product in products[:4]:  # shard3 holds these four's logical shards
+            mapping[logical_shard(product.pk)] = "shard3"
+        place(mapping)
+        Review.objects.bulk_create(
+            Review(product_id=p.pk, text=f"review {n}")
+            for p in products
+            for n in range(5)
+        )
+        expected = {row[0]: row[4] for row in stored_reviews()}
+        self.assertTrue(Review.objects.using("shard3").exists())
         with override_settings(SHARDS=OLD, DRAINING_SHARDS=["shard3"]):
             out = run_rebalance()
         self.assertIn("shard3 hold(s) nothing now", out)
         self.assertFalse(ShardMap.objects.filter(alias="shard3").exists())
         self.assertFalse(Review.objects.using("shard3").exists())
         self.assertFalse(LogicalShard.objects.using("shard3").exists())
-        self.assert_every_review_once_where_the_map_says(self.before)
+        self.assert_every_review_once_where_the_map_says(expected)
         self.assert_each_logical_shard_owned_where_the_map_says()
 
 
@@ -118,10 +140,7 @@ class SwapCase(Checks, TransactionTestCase):
     def setUp(self):
         place(dealt_over(settings.SHARDS))
         products = [make_product(f"P{n}") for n in range(40)]
-        by_shard = {}
-        for product in products:
-            by_shard.setdefault(shardmap.shard_for_product(product.pk), product)
-        self.products = [by_shard["shard0"], by_shard["shard1"]]  # to swap
+        self.products = one_per_database(products, ["shard0", "shard1"])
         self.product = self.products[0]
         Review.objects.bulk_create(
             Review(product_id=p.pk, text=f"review {n}")
@@ -131,15 +150,7 @@ class SwapCase(Checks, TransactionTestCase):
         self.expected = {row[0]: row[4] for row in stored_reviews()}
 
     def plan_a_swap(self):
-        """The two products' logical shards trade databases: two moves."""
-        a, b = (logical_shard(p.pk) for p in self.products)
-        on = dict(ShardMap.objects.values_list("logical", "alias"))
-        ShardMove.objects.bulk_create(
-            [
-                ShardMove(logical=a, source=on[a], target=on[b]),
-                ShardMove(logical=b, source=on[b], target=on[a]),
-            ]
-        )
+        plan_a_swap(self.products)
 
 
 class DuringAMoveTests(SwapCase):
@@ -161,6 +172,24 @@ class DuringAMoveTests(SwapCase):
         ):
             with self.subTest(write=write), self.assertRaises(DatabaseError):
                 write()
+        self.assert_every_review_once_where_the_map_says(self.expected)
+
+    def test_a_freeze_between_the_id_and_the_insert_is_a_503_not_a_500(self):
+        logical = logical_shard(self.product.pk)
+        source = shardmap.alias_of(logical)
+        real_issue = ids.issue
+
+        def issue_then_freeze(*args):
+            issued = real_issue(*args)
+            rebalance.set_state(source, logical, LogicalShard.State.FROZEN)
+            return issued
+
+        self.addCleanup(rebalance.set_state, source, logical, LogicalShard.State.OWNED)
+        with mock.patch.object(ids, "issue", issue_then_freeze):
+            response = self.client.post(
+                reverse("write_review", args=[self.product.pk]), {"text": "Racing"}
+            )
+        self.assertContains(response, "being moved", status_code=503)
         self.assert_every_review_once_where_the_map_says(self.expected)
 
     def test_a_write_that_routed_before_the_freeze_is_refused_not_lost(self):
@@ -247,6 +276,9 @@ class DuringAMoveTests(SwapCase):
         ):
             run_rebalance()
         self.assertEqual(ShardMove.objects.filter(state="switched").count(), 0)
+        held = LogicalShard.objects.using(taken[0].source)
+        state = held.get(logical=taken[0].logical).state
+        self.assertEqual(state, LogicalShard.State.FROZEN)  # the new owner's to thaw
         RebalanceLease.objects.update(owner="")
         run_rebalance()
         self.assert_every_review_once_where_the_map_says(self.expected)
