@@ -3,7 +3,6 @@
 import heapq
 from itertools import islice
 
-from django.conf import settings
 from django.contrib import admin
 from django.db import transaction
 
@@ -13,6 +12,7 @@ from reviewsite.reviews.models import Review
 from .fanout import on_every_shard
 from .shardmap import (
     NoShardInformation,
+    configured,
     owned_rows,
     ownership,
     shard_for_product,
@@ -25,11 +25,12 @@ class ShardFilter(admin.SimpleListFilter):
     parameter_name = "shard"
 
     def lookups(self, request, model_admin):
-        return [(alias, alias) for alias in settings.SHARDS]
+        return [(alias, alias) for alias in configured()]
 
     def queryset(self, request, queryset):
-        if self.value() in settings.SHARDS:
-            return queryset.using(self.value())
+        if (alias := self.value()) in configured():
+            # What it owns: not a copy being made there, nor one left to delete.
+            return owned_rows(queryset, alias, ownership().get(alias, []))
         return queryset  # all shards: see AllShards
 
 
@@ -64,7 +65,7 @@ class ShardedReviewAdmin(ReviewAdmin):
 
     def one_shard(self, request) -> str | None:
         shard = request.GET.get(ShardFilter.parameter_name)
-        return shard if shard in settings.SHARDS else None
+        return shard if shard in configured() else None
 
     def get_paginator(self, request, queryset, per_page, *args, **kwargs):
         if self.one_shard(request) is None:

@@ -25,6 +25,8 @@ REVIEWS = Review._meta.db_table
 STATES = LogicalShard._meta.db_table
 WRITABLE = f"('{LogicalShard.State.OWNED}', '{LogicalShard.State.MOVING}')"
 REFUSED = "fence: logical shard not writable on this database"
+# Its id carries its product's logical shard: another product is a new review.
+KEEPS_PRODUCT = "fence: a review keeps its product"
 MASK = (1 << SHARD_BITS) - 1
 
 
@@ -44,6 +46,7 @@ def _refuse(event: str, when: str) -> str:
     )
 
 
+EVENTS = ("insert", "update", "delete", "product")
 # A row is written only where its logical shard is owned. It may be deleted
 # where it is not held at all: no one reads it there (a leftover, or a
 # `flush` that emptied the states' table first).
@@ -56,10 +59,12 @@ SQLITE = {
             f"AND {_held_as('NEW', f'IN {WRITABLE}')})",
         ),
         _refuse("delete", _held_as("OLD", f"NOT IN {WRITABLE}")),
+        f"CREATE TRIGGER {REVIEWS}_fence_product BEFORE UPDATE OF product_id "
+        f"ON {REVIEWS} WHEN NEW.product_id != OLD.product_id "
+        f"BEGIN SELECT RAISE(ABORT, '{KEEPS_PRODUCT}'); END",
     ],
     "uninstall": [
-        f"DROP TRIGGER IF EXISTS {REVIEWS}_fence_{event}"
-        for event in ("insert", "update", "delete")
+        f"DROP TRIGGER IF EXISTS {REVIEWS}_fence_{event}" for event in EVENTS
     ],
 }
 # PostgreSQL: FOR SHARE makes a freeze (an UPDATE of the state row) wait for
@@ -71,6 +76,10 @@ POSTGRESQL = {
             n integer;
             held text;
         BEGIN
+            IF TG_OP = 'UPDATE' AND NEW.product_id <> OLD.product_id THEN
+                RAISE EXCEPTION '{KEEPS_PRODUCT}'
+                    USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
             FOREACH n IN ARRAY CASE TG_OP
                 WHEN 'INSERT' THEN ARRAY[(NEW.id >> {SEQUENCE_BITS}) & {MASK}]
                 WHEN 'DELETE' THEN ARRAY[(OLD.id >> {SEQUENCE_BITS}) & {MASK}]
@@ -97,7 +106,7 @@ POSTGRESQL = {
 }
 TRIGGERS = {"sqlite": SQLITE, "postgresql": POSTGRESQL}
 TRIGGER_NAMES = {
-    "sqlite": {f"{REVIEWS}_fence_{event}" for event in ("insert", "update", "delete")},
+    "sqlite": {f"{REVIEWS}_fence_{event}" for event in EVENTS},
     "postgresql": {f"{REVIEWS}_fence"},
 }
 
@@ -136,3 +145,11 @@ def installed(alias: str) -> bool:
 def refused(error: BaseException) -> bool:
     """Whether a database error is the fence refusing a write."""
     return REFUSED in str(error)
+
+
+def moving(error: BaseException) -> bool:
+    """Whether a write failed because its logical shard is moving: refused
+    when its id was to be issued, or by the fence itself."""
+    from .shardmap import ShardMoving
+
+    return isinstance(error, ShardMoving) or refused(error)

@@ -37,6 +37,10 @@ class LogicalShard(models.Model):
 
     logical = models.PositiveSmallIntegerField(primary_key=True)
     state = models.CharField(max_length=10, choices=State, default=State.OWNED)
+    # The epoch of the rebalance run that last froze or copied it (a fencing
+    # token): a run that lost its lease, and woke up late, can no longer
+    # freeze, thaw, open or delete what a later run holds.
+    epoch = models.PositiveIntegerField(default=0)
     last_ms = models.BigIntegerField(default=0)  # of the last id issued
     sequence = models.PositiveIntegerField(default=0)
 
@@ -53,7 +57,7 @@ class ShardMove(models.Model):
         COPIED = "copied"  # copied and verified; the map still points at source
         SWITCHED = "switched"  # the map points at target; source still has rows
         DELETING = "deleting"  # the source's rows are being deleted
-        DONE = "done"  # source rows deleted
+        DONE = "done"  # source rows deleted, or another move did it first
 
     logical = models.PositiveSmallIntegerField()
     source = models.CharField(max_length=100)
@@ -78,11 +82,13 @@ class RebalanceLease(models.Model):
     ``expires`` is in the database's clock, never a process's. A run renews it
     at every step; another run may take it once it has expired, or at once
     when its owner is a process of this machine that no longer exists.
+    ``epoch`` numbers the runs: each marks what it freezes with its own.
     """
 
     name = models.CharField(max_length=20, primary_key=True, default="rebalance")
     owner = models.CharField(max_length=200, blank=True)
     expires = models.DateTimeField(null=True)
+    epoch = models.PositiveIntegerField(default=0)  # grows with every run
 
     def __str__(self) -> str:
         return f"{self.name}: {self.owner or 'free'} until {self.expires}"

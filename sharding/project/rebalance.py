@@ -22,6 +22,8 @@ them in again. One run at a time (``project/lease.py``).
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -129,19 +131,23 @@ def run(moves: list[ShardMove], grace: float, lease: Lease, say=print) -> None:
 
     Every copy and switch first, then one wait for every process to see the
     new map, then the deletions from the sources. On an error, the logical
-    shards frozen but not switched take writes again before it is raised.
+    shards this run froze but did not switch take writes again before it is
+    raised.
     """
     try:
         for move in moves:
             if move.state in (State.PLANNED, State.COPIED):
+                if map_names(move.logical) != move.source:
+                    record(move, State.DONE, lease)  # another run moved it
+                    continue
                 copy(move, lease)
             if move.state == State.COPIED:
                 switch(move, lease)
-            open_target(move)
+            open_target(move, lease)
     except LeaseLost:
         raise  # another run is moving them now: what is frozen is its to thaw
     except Exception:
-        thaw([m for m in moves if m.state in (State.PLANNED, State.COPIED)])
+        thaw([m for m in moves if m.state in (State.PLANNED, State.COPIED)], lease)
         raise
     leaving = [m for m in moves if m.state in (State.SWITCHED, State.DELETING)]
     if leaving:
@@ -154,27 +160,50 @@ def run(moves: list[ShardMove], grace: float, lease: Lease, say=print) -> None:
 
 def copy(move: ShardMove, lease: Lease) -> None:
     """Freeze the source, copy, verify, record: planned -> copied."""
-    set_state(move.source, move.logical, Held.FROZEN, was=[Held.OWNED, Held.FROZEN])
-    count, checksum = copy_rows(move)
+    freeze(move, lease)
+    count, checksum = copy_rows(move, lease)
     if fingerprint(move.target, move.logical) != (count, checksum):
         raise MoveRefused(f"The copy of logical shard {move.logical} differs.")
     record(move, State.COPIED, lease, rows=count, checksum=checksum)
 
 
-def copy_rows(move: ShardMove) -> tuple[int, str]:
+def freeze(move: ShardMove, lease: Lease) -> None:
+    """The source refuses writes to the logical shard, frozen with this run's
+    epoch (a freeze left by an earlier, stopped run is taken over; a later
+    run's never is)."""
+    with on_shard(move.source):
+        LogicalShard.objects.using(move.source).filter(
+            logical=move.logical,
+            state__in=[Held.OWNED, Held.FROZEN],
+            epoch__lte=lease.epoch,
+        ).update(state=Held.FROZEN, epoch=lease.epoch)
+        check_frozen_by(move.source, move.logical, lease)
+
+
+def check_frozen_by(alias: str, logical: int, lease: Lease) -> None:
+    there = held(alias, logical)
+    if there is None or (there.state, there.epoch) != (Held.FROZEN, lease.epoch):
+        raise MoveRefused(
+            f"Logical shard {logical} on {alias} is "
+            f"{there.state if there else 'absent'}, not frozen by this run."
+        )
+
+
+def copy_rows(move: ShardMove, lease: Lease) -> tuple[int, str]:
     """The frozen source's rows and id sequence, onto the target in one
     transaction there, replacing what an earlier attempt left. The source's
     count and checksum, taken from the same read."""
     digest, count = hashlib.sha256(), 0
     source = held(move.source, move.logical)
-    with transaction.atomic(using=move.target):
+    with on_shard(move.target):
         here = held(move.target, move.logical, lock=True)
-        if here is not None and here.state == Held.OWNED:
-            raise MoveRefused(f"{move.target} owns logical shard {move.logical}.")
+        if here is not None and (here.state == Held.OWNED or here.epoch > lease.epoch):
+            raise MoveRefused(f"{move.target} holds logical shard {move.logical}.")
         LogicalShard.objects.using(move.target).filter(logical=move.logical).delete()
         LogicalShard.objects.using(move.target).create(
             logical=move.logical,
             state=Held.MOVING,  # lets this transaction past the target's fence
+            epoch=lease.epoch,
             last_ms=source.last_ms,
             sequence=source.sequence,
         )
@@ -188,8 +217,7 @@ def copy_rows(move: ShardMove) -> tuple[int, str]:
                 Review.objects.using(move.target).bulk_create(batch)
                 batch = []
         Review.objects.using(move.target).bulk_create(batch)
-        if held(move.source, move.logical).state != Held.FROZEN:
-            raise MoveRefused(f"Logical shard {move.logical} thawed during its copy.")
+        check_frozen_by(move.source, move.logical, lease)  # still, after the read
         set_state(move.target, move.logical, Held.INCOMING)
     return count, digest.hexdigest()
 
@@ -205,10 +233,19 @@ def switch(move: ShardMove, lease: Lease) -> None:
     shardmap.forget()
 
 
-def open_target(move: ShardMove) -> None:
+def open_target(move: ShardMove, lease: Lease) -> None:
     """Once the map points at it, the target takes writes (incoming -> owned)."""
     if move.state in (State.SWITCHED, State.DELETING, State.DONE):
-        set_state(move.target, move.logical, Held.OWNED, was=[Held.INCOMING])
+        with on_shard(move.target):
+            LogicalShard.objects.using(move.target).filter(
+                logical=move.logical, state=Held.INCOMING, epoch__lte=lease.epoch
+            ).update(state=Held.OWNED)
+            there = held(move.target, move.logical)
+        if there is None or there.state != Held.OWNED:
+            raise MoveRefused(
+                f"Logical shard {move.logical} on {move.target} is "
+                f"{there.state if there else 'absent'}, not owned after its switch."
+            )
 
 
 def delete_source(move: ShardMove, lease: Lease) -> None:
@@ -217,35 +254,58 @@ def delete_source(move: ShardMove, lease: Lease) -> None:
 
     Done again after a stop, it finds nothing to delete. The source stays
     frozen until then, so no write can have reached it since the copy.
+    Never from the database the map names: if a later move brought the
+    logical shard back there, this one has nothing left to do.
     """
     record(move, State.DELETING, lease)
-    with transaction.atomic(using=move.source):
-        there = held(move.source, move.logical, lock=True)
-        if there is not None:
-            if there.state != Held.FROZEN:
-                raise MoveRefused(
-                    f"{move.source} holds logical shard {move.logical} as "
-                    f"{there.state} after its switch: nothing deleted."
-                )
-            set_state(move.source, move.logical, Held.MOVING)
-            delete_rows(move.source, move.logical)
-            LogicalShard.objects.using(move.source).filter(
-                logical=move.logical
-            ).delete()
+    if map_names(move.logical) != move.source:
+        with on_shard(move.source):
+            there = held(move.source, move.logical, lock=True)
+            if there is not None:
+                if there.state != Held.FROZEN or there.epoch > lease.epoch:
+                    raise MoveRefused(
+                        f"{move.source} holds logical shard {move.logical} as "
+                        f"{there.state} after its switch: nothing deleted."
+                    )
+                set_state(move.source, move.logical, Held.MOVING)
+                delete_rows(move.source, move.logical)
+                LogicalShard.objects.using(move.source).filter(
+                    logical=move.logical
+                ).delete()
     record(move, State.DONE, lease)
 
 
-def thaw(moves: list[ShardMove]) -> None:
-    """After an error: let writes in again on the sources of moves that were
-    not switched, if ``default`` confirms the map still names them. If it
+def thaw(moves: list[ShardMove], lease: Lease) -> None:
+    """After an error: let writes in again where this run froze them and did
+    not switch, if ``default`` confirms the map still names the source. If it
     cannot be asked, they stay frozen: the next run finishes them."""
     for move in moves:
         try:
-            on = ShardMap.objects.get(logical=move.logical).alias
-            if on == move.source:
-                set_state(move.source, move.logical, Held.OWNED, was=[Held.FROZEN])
+            if map_names(move.logical) == move.source:
+                LogicalShard.objects.using(move.source).filter(
+                    logical=move.logical, state=Held.FROZEN, epoch=lease.epoch
+                ).update(state=Held.OWNED)
         except Exception:
-            continue
+            continue  # the first error is the one to report
+
+
+def map_names(logical: int) -> str:
+    """The database the map in ``default`` names for a logical shard, now."""
+    return ShardMap.objects.get(logical=logical).alias
+
+
+@contextmanager
+def on_shard(alias: str) -> Iterator[None]:
+    """A transaction on a shard that waits for a lock only so long: a site
+    transaction left open on a logical shard (PostgreSQL's fence holds its
+    row FOR SHARE) fails this run, which thaws what it froze, instead of
+    stalling it past its lease. SQLite's busy timeout bounds it there."""
+    with transaction.atomic(using=alias):
+        if connections[alias].vendor == "postgresql":
+            seconds = settings.SHARD_MOVE_LOCK_TIMEOUT_SECONDS
+            with connections[alias].cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{int(seconds * 1000)}ms'")
+        yield
 
 
 def record(move: ShardMove, state: str, lease: Lease, **fields) -> None:
@@ -269,7 +329,7 @@ def set_state(alias: str, logical: int, state: str, was=None) -> None:
     rows = LogicalShard.objects.using(alias).filter(logical=logical)
     if was is not None:
         rows = rows.filter(state__in=was)
-    with transaction.atomic(using=alias):
+    with on_shard(alias):
         rows.update(state=state)
         now = held(alias, logical)
     if now is None or now.state != state:

@@ -34,13 +34,19 @@ for settings_dict in DATABASES.values():
     if settings_dict["ENGINE"].endswith("sqlite3"):
         settings_dict["TEST"] = {"NAME": sqlite_test_file(settings_dict["NAME"])}
 DATABASE_ROUTERS = ["project.router.ShardRouter"]
+# A write refused while its logical shard moves: 503, try again, on any page.
+MIDDLEWARE = [*MIDDLEWARE, "project.middleware.ShardMovingMiddleware"]
 REVIEW_ID_ALLOCATOR = "project.ids.assign_ids"
-# Each process re-reads the shard map's version at most this often; after
-# switching logical shards, rebalance waits the grace (which must be longer)
-# before deleting them from their old databases, so that no process still
-# sends them there. Tests in other processes shorten both.
+# Each process re-reads the shard map's version at most this often. After
+# switching logical shards, rebalance waits the grace before deleting them
+# from their old databases: a statement routed with the old map until then
+# is refused there (and asked again); one that runs later finds nothing.
+# So the grace outlasts any request (gunicorn's timeout: 30 s) and the map
+# check. Tests in other processes shorten both.
 SHARD_MAP_CHECK_SECONDS = float(os.environ.get("SHARD_MAP_CHECK_SECONDS", "1"))
-SHARD_MAP_GRACE_SECONDS = float(os.environ.get("SHARD_MAP_GRACE_SECONDS", "2"))
+SHARD_MAP_GRACE_SECONDS = float(os.environ.get("SHARD_MAP_GRACE_SECONDS", "35"))
+# rebalance waits this long for a lock on a shard (PostgreSQL), then fails.
+SHARD_MOVE_LOCK_TIMEOUT_SECONDS = 5.0
 # A shard that has not answered by then is left out of a cross-shard page.
 SHARD_TIMEOUT_SECONDS = 2.0
 ROOT_URLCONF = "project.urls"

@@ -79,6 +79,11 @@ def check_configured(aliases) -> None:
         )
 
 
+def configured() -> list[str]:
+    """Every shard database of the settings, those being drained too."""
+    return [*settings.SHARDS, *settings.DRAINING_SHARDS]
+
+
 def databases() -> list[str]:
     """The databases that hold logical shards, by the map (not the settings:
     a database just added holds none until `rebalance` moves some there)."""

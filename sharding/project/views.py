@@ -5,7 +5,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 
-from django.conf import settings
 from django.contrib import messages
 from django.db import DatabaseError
 from django.db.models import Q
@@ -144,7 +143,7 @@ class ReviewCreateView(views.ReviewCreateView):
         try:
             return super().post(request, *args, **kwargs)
         except DatabaseError as error:
-            if not (isinstance(error, shardmap.ShardMoving) or fence.refused(error)):
+            if not fence.moving(error):
                 raise
             context = {"product": self.product}
             return TemplateResponse(
@@ -166,10 +165,10 @@ class ShardsView(TemplateView):
                 **fan.results.get(alias, {}),
                 "error": fan.failed.get(alias),
             }
-            for alias in settings.SHARDS
+            for alias in shardmap.configured()
         ]
         shardmap.refresh()
-        logical = {alias: 0 for alias in settings.SHARDS}
+        logical = {alias: 0 for alias in shardmap.configured()}
         for alias in shardmap._cache.aliases.values():
             logical[alias] = logical.get(alias, 0) + 1
         for shard in shards:

@@ -26,11 +26,16 @@ WRITES = ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "TRUNCATE")
 
 
 def step() -> str:
-    """The function of the project's code that is committing."""
+    """The function of the project's code that is committing (not the
+    helpers that open its transactions)."""
     frame = sys._getframe(2)
     while frame is not None:
-        if f"{os.sep}project{os.sep}" in frame.f_code.co_filename:
-            return frame.f_code.co_name
+        code = frame.f_code
+        if f"{os.sep}project{os.sep}" in code.co_filename and code.co_name not in (
+            "on_shard",
+            "__exit__",
+        ):
+            return code.co_name
         frame = frame.f_back
     return "?"
 

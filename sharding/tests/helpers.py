@@ -82,3 +82,11 @@ def one_per_database(products, aliases) -> list:
     for product in products:
         first.setdefault(shardmap.alias_of(logical_shard(product.pk)), product)
     return [first[alias] for alias in aliases]
+
+
+def dead_process() -> str:
+    """The lease's name for a process of this machine that no longer runs."""
+    from project import lease
+
+    host, boot, namespace, *_ = lease.this_process().split(":")
+    return f"{host}:{boot}:{namespace}:999999999:1"

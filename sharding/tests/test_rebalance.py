@@ -3,12 +3,15 @@ stopped at any commit boundary, on any database, is finished by the next with
 every review once, where the map says, with its last acknowledged content;
 writes wait only while their logical shard is copied; one run at a time."""
 
+import threading
+import time
 from io import StringIO
-from unittest import mock
+from unittest import mock, skipUnless
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError
+from django.db import DatabaseError, OperationalError, connections, transaction
 from django.test import TransactionTestCase, override_settings
 from django.urls import reverse
 
@@ -20,7 +23,9 @@ from reviewsite.testing import make_product
 
 from .crashpoints import HOW, Killed, boundaries
 from .helpers import (
+    dead_process,
     dealt_over,
+    home,
     one_per_database,
     place,
     plan_a_swap,
@@ -102,12 +107,35 @@ class RebalanceTests(Checks, TransactionTestCase):
         self.assert_each_logical_shard_owned_where_the_map_says()
         self.assertIn("Balanced already.", run_rebalance())
 
+    def test_a_run_that_lost_its_lease_cannot_record_a_plan_made_before(self):
+        real_plan, nested = rebalance.plan, []
+
+        def plan_then_sleep_past_the_lease(shards):
+            stale_plan = real_plan(shards)
+            if not nested:
+                nested.append(1)
+                RebalanceLease.objects.update(expires="2000-01-01T00:00Z")
+                with mock.patch.object(lease, "this_process", return_value="b:2:2"):
+                    run_rebalance()  # a new run does the whole job meanwhile
+            return stale_plan
+
+        with (
+            mock.patch.object(lease, "this_process", return_value="a:1:1"),
+            mock.patch.object(rebalance, "plan", plan_then_sleep_past_the_lease),
+            self.assertRaises(lease.LeaseLost),
+        ):
+            run_rebalance()
+        self.assertFalse(rebalance.unfinished())
+        self.assertIn("Balanced already", run_rebalance())
+        self.assert_every_review_once_where_the_map_says(self.before)
+        self.assert_each_logical_shard_owned_where_the_map_says()
+
 
 @override_settings(SHARD_MAP_GRACE_SECONDS=0)
 class DrainTests(Checks, TransactionTestCase):
     databases = "__all__"
 
-    def test_draining_a_database_moves_everything_off_it(self):
+    def setUp(self):
         products = [make_product(f"P{n}") for n in range(12)]
         mapping = dealt_over(OLD)
         for product in products[:4]:  # shard3 holds these four's logical shards
@@ -118,16 +146,44 @@ class DrainTests(Checks, TransactionTestCase):
             for p in products
             for n in range(5)
         )
-        expected = {row[0]: row[4] for row in stored_reviews()}
+        self.expected = {row[0]: row[4] for row in stored_reviews()}
         self.assertTrue(Review.objects.using("shard3").exists())
+
+    def test_draining_a_database_moves_everything_off_it(self):
         with override_settings(SHARDS=OLD, DRAINING_SHARDS=["shard3"]):
             out = run_rebalance()
         self.assertIn("shard3 hold(s) nothing now", out)
         self.assertFalse(ShardMap.objects.filter(alias="shard3").exists())
         self.assertFalse(Review.objects.using("shard3").exists())
         self.assertFalse(LogicalShard.objects.using("shard3").exists())
-        self.assert_every_review_once_where_the_map_says(expected)
+        self.assert_every_review_once_where_the_map_says(self.expected)
         self.assert_each_logical_shard_owned_where_the_map_says()
+
+    def test_the_shards_page_counts_the_database_being_drained(self):
+        with override_settings(SHARDS=OLD, DRAINING_SHARDS=["shard3"]):
+            page = self.client.get(reverse("shards"))
+        rows = {shard["alias"]: shard["reviews"] for shard in page.context["shards"]}
+        self.assertEqual(set(rows), {*OLD, "shard3"})
+        self.assertEqual(sum(rows.values()), page.context["reviews"])
+        self.assertEqual(page.context["reviews"], len(self.expected))
+
+    def test_shrinking_without_keeping_the_database_reachable_is_a_clear_error(self):
+        with (
+            override_settings(SHARDS=OLD, DRAINING_SHARDS=[]),
+            mock.patch.dict(settings.DATABASES),
+        ):
+            del settings.DATABASES["shard3"]
+            with self.assertRaisesMessage(CommandError, "DRAIN_SHARD_DATABASES"):
+                run_rebalance()
+        self.assert_every_review_once_where_the_map_says(self.expected)
+
+    def test_the_admin_lists_a_database_being_drained(self):
+        admin = get_user_model().objects.create_superuser("a", "a@example.com", "a")
+        self.client.force_login(admin)
+        url = reverse("admin:reviews_review_changelist")
+        with override_settings(SHARDS=OLD, DRAINING_SHARDS=["shard3"]):
+            page = self.client.get(url, {"shard": "shard3"})
+        self.assertEqual(page.context["cl"].result_count, 20)  # its 4 products
 
 
 @override_settings(SHARD_MAP_GRACE_SECONDS=0)
@@ -192,6 +248,84 @@ class DuringAMoveTests(SwapCase):
         self.assertContains(response, "being moved", status_code=503)
         self.assert_every_review_once_where_the_map_says(self.expected)
 
+    def test_the_admins_list_of_one_shard_shows_what_it_owns_not_a_copy(self):
+        admin = get_user_model().objects.create_superuser("a", "a@example.com", "a")
+        self.client.force_login(admin)
+        self.plan_a_swap()
+        move = rebalance.unfinished()[0]
+        held = lease.Lease()
+        held.acquire()
+        rebalance.copy(move, held)  # copied, not switched: on both databases
+        url = reverse("admin:reviews_review_changelist")
+        listed = {
+            alias: {
+                r.pk
+                for r in self.client.get(url, {"shard": alias})
+                .context["cl"]
+                .result_list
+            }
+            for alias in (move.source, move.target)
+        }
+        self.assertFalse(listed[move.source] & listed[move.target])
+        rebalance.thaw([move], held)
+        held.release()
+
+    def test_a_process_with_the_old_map_is_refused_until_the_source_is_deleted(self):
+        """Switched, not yet deleted: an update or delete sent to the old
+        database by a process that has not re-read the map is refused (and
+        asked again by the site), never silently applied where no one reads."""
+        self.plan_a_swap()
+        stale = dict(ShardMap.objects.values_list("logical", "alias"))
+        mine = Review.objects.filter(product_id=self.product.pk).first()
+        real_delete_source, tried = rebalance.delete_source, []
+
+        def stale_writes_first(move, held):
+            if not tried:
+                shardmap._cache.aliases, shardmap._cache.checked = stale, time.time()
+                for write in (
+                    lambda: Review.objects.filter(pk=mine.pk).update(text="x"),
+                    lambda: Review.objects.filter(pk=mine.pk).delete(),
+                ):
+                    with self.assertRaises(DatabaseError):
+                        write()
+                    tried.append(write)
+            return real_delete_source(move, held)
+
+        with mock.patch.object(rebalance, "delete_source", stale_writes_first):
+            run_rebalance()
+        self.assertEqual(len(tried), 2)
+        self.assert_every_review_once_where_the_map_says(self.expected)
+
+    def test_a_statement_older_than_the_grace_finds_nothing_on_the_old_database(self):
+        """The limit of a grace measured in time: a statement routed with the
+        old map and run only after the source was deleted (a process paused
+        longer than SHARD_MAP_GRACE_SECONDS between the two) matches no row
+        there. So the grace must outlast any request (gunicorn's timeout)."""
+        self.plan_a_swap()
+        stale = dict(ShardMap.objects.values_list("logical", "alias"))
+        mine = Review.objects.filter(product_id=self.product.pk).first()
+        run_rebalance()
+        shardmap._cache.aliases, shardmap._cache.checked = stale, time.time()
+        self.assertEqual(Review.objects.filter(pk=mine.pk).update(text="x"), 0)
+        shardmap.forget()
+        self.assertEqual(Review.objects.get(pk=mine.pk).text, mine.text)
+
+    def test_a_shard_with_a_frozen_logical_shard_can_be_flushed(self):
+        logical = logical_shard(self.product.pk)
+        source = shardmap.alias_of(logical)
+        rebalance.set_state(source, logical, LogicalShard.State.FROZEN)
+        introspection = connections[source].introspection
+        tables = introspection.django_table_names(only_existing=True)
+        reviews_first = sorted(tables, key=lambda t: t != Review._meta.db_table)
+        with mock.patch.object(
+            type(introspection), "django_table_names", return_value=reviews_first
+        ):
+            call_command("flush", database=source, interactive=False)
+        self.assertFalse(Review.objects.using(source).exists())
+        self.assertFalse(
+            LogicalShard.objects.using(source).exclude(state="owned").exists()
+        )
+
     def test_a_write_that_routed_before_the_freeze_is_refused_not_lost(self):
         """A writer that picked the source before the freeze commits during
         the copy: refused by the source's fence, and the run goes on."""
@@ -199,7 +333,7 @@ class DuringAMoveTests(SwapCase):
         logical = logical_shard(self.product.pk)
         late, real_copy_rows = [], rebalance.copy_rows
 
-        def copy_rows_with_a_writer(move):
+        def copy_rows_with_a_writer(move, lease):
             if move.logical == logical:
                 try:
                     late_review = Review(product_id=self.product.pk, text="late")
@@ -207,7 +341,7 @@ class DuringAMoveTests(SwapCase):
                     late.append("accepted")
                 except DatabaseError:
                     late.append("refused")
-            return real_copy_rows(move)
+            return real_copy_rows(move, lease)
 
         with mock.patch.object(rebalance, "copy_rows", copy_rows_with_a_writer):
             run_rebalance()
@@ -237,7 +371,7 @@ class DuringAMoveTests(SwapCase):
 
     def test_a_second_run_is_refused_while_another_holds_the_lease(self):
         self.plan_a_swap()
-        lease.Lease(owner="elsewhere:4242:1").acquire()
+        lease.Lease("elsewhere:0:0:4242:1").acquire()
         with self.assertRaisesMessage(CommandError, "Another rebalance is running"):
             run_rebalance()
         self.assertEqual(len(rebalance.unfinished()), 2)  # not started
@@ -245,10 +379,9 @@ class DuringAMoveTests(SwapCase):
         self.assert_each_logical_shard_owned_where_the_map_says()
 
     def test_a_dead_processs_lease_is_taken_over_and_an_expired_one_too(self):
-        here = lease.this_process().split(":")[0]
         for owner, expires in [
-            (f"{here}:999999999:1", None),  # this machine, no such process
-            ("elsewhere:4242:1", "2000-01-01T00:00Z"),  # another, expired
+            (f"{dead_process()}:run", None),  # this machine, no such process
+            ("elsewhere:0:0:4242:1:run", "2000-01-01T00:00Z"),  # another, expired
         ]:
             with self.subTest(owner=owner):
                 self.plan_a_swap()
@@ -258,6 +391,29 @@ class DuringAMoveTests(SwapCase):
                 self.assertIn("left 2 move(s) unfinished", run_rebalance())
                 self.assertFalse(rebalance.unfinished())
                 self.assert_every_review_once_where_the_map_says(self.expected)
+
+    def test_a_live_process_elsewhere_keeps_its_lease_until_it_expires(self):
+        """Another machine, boot or pid namespace (a container on the same
+        host): its pid means nothing here, so only the expiry frees it."""
+        here = lease.this_process().split(":")
+        for field, other in [(0, "elsewhere"), (1, "otherboot"), (2, "1234")]:
+            with self.subTest(differs=["host", "boot", "pid namespace"][field]):
+                owner = [*here[:3], "999999999", "1", "run"]
+                owner[field] = other
+                RebalanceLease.objects.update_or_create(
+                    defaults={"owner": ":".join(owner), "expires": "2999-01-01T00:00Z"}
+                )
+                with self.assertRaisesMessage(CommandError, "Another rebalance"):
+                    run_rebalance()
+
+    def test_two_runs_in_one_process_are_two_runs(self):
+        """A retried job in a thread pool: the same process, another run."""
+        first = lease.Lease()
+        first.acquire()
+        with self.assertRaisesMessage(CommandError, "Another rebalance is running"):
+            run_rebalance()
+        first.release()
+        self.assertIn("Balanced already", run_rebalance())
 
     def test_a_run_whose_lease_was_taken_stops_at_its_next_step(self):
         self.plan_a_swap()
@@ -281,6 +437,74 @@ class DuringAMoveTests(SwapCase):
         self.assertEqual(state, LogicalShard.State.FROZEN)  # the new owner's to thaw
         RebalanceLease.objects.update(owner="")
         run_rebalance()
+        self.assert_every_review_once_where_the_map_says(self.expected)
+        self.assert_each_logical_shard_owned_where_the_map_says()
+
+
+@skipUnless(connections["default"].vendor == "postgresql", "PostgreSQL's locks")
+class OpenSiteTransactionTests(SwapCase):
+    @override_settings(SHARD_MOVE_LOCK_TIMEOUT_SECONDS=0.5)
+    def test_a_write_left_open_fails_the_run_in_time_and_nothing_stays_frozen(self):
+        """A request stuck inside its transaction holds the fence's lock on
+        its logical shard: the freeze gives up, and the run thaws."""
+        self.plan_a_swap()
+        written, release = threading.Event(), threading.Event()
+
+        def stuck_request():
+            try:
+                with transaction.atomic(using=home(self.product.pk)):
+                    Review.objects.create(product_id=self.product.pk, text="slow")
+                    written.set()
+                    release.wait(30)
+            finally:
+                connections.close_all()
+
+        request = threading.Thread(target=stuck_request)
+        request.start()
+        try:
+            self.assertTrue(written.wait(10))
+            started = time.monotonic()
+            with self.assertRaises(OperationalError):
+                run_rebalance()
+            self.assertLess(time.monotonic() - started, 10)
+        finally:
+            release.set()
+            request.join()
+        for alias in settings.SHARDS:  # nothing left frozen, or half copied
+            held = LogicalShard.objects.using(alias)
+            self.assertFalse(held.exclude(state=LogicalShard.State.OWNED).exists())
+        self.assertIn("left 2 move(s) unfinished", run_rebalance())
+        self.assert_each_logical_shard_owned_where_the_map_says()
+
+
+class RunThatLostItsLeaseTests(SwapCase):
+    """A run paused (SIGSTOP, a long GC) past its lease wakes while another
+    run, which took the lease, is working: it can no longer change anything."""
+
+    def test_it_can_neither_take_nor_thaw_what_the_new_run_froze(self):
+        self.plan_a_swap()
+        stale = lease.Lease("elsewhere:0:0:1:1")
+        stale.acquire()
+        moves = rebalance.unfinished()
+        rebalance.freeze(moves[0], stale)  # then paused, past its lease
+        RebalanceLease.objects.update(expires="2000-01-01T00:00Z")
+        real_switch, refused = rebalance.switch, []
+
+        def switch_as_the_old_run_wakes(move, held):
+            if not refused:  # the new run copied; the old one wakes
+                with self.assertRaises(rebalance.MoveRefused):
+                    rebalance.freeze(move, stale)  # its epoch is older
+                rebalance.thaw(moves, stale)  # and, failing, thaws what it can
+                try:
+                    Review.objects.create(product_id=self.product.pk, text="lost?")
+                    refused.append(False)
+                except DatabaseError:
+                    refused.append(True)
+            return real_switch(move, held)
+
+        with mock.patch.object(rebalance, "switch", switch_as_the_old_run_wakes):
+            self.assertIn("left 2 move(s) unfinished", run_rebalance())
+        self.assertEqual(refused, [True])  # still frozen: not written, not lost
         self.assert_every_review_once_where_the_map_says(self.expected)
         self.assert_each_logical_shard_owned_where_the_map_says()
 
@@ -334,12 +558,15 @@ class StoppedAtEveryCommitTests(SwapCase):
             run_rebalance()
         total = len(counted.passed)
         self.assertGreaterEqual(total, 16)  # 8 per move at least
+        gone = dead_process()
         for stop in range(1, total + 1):
             for how in HOW:
                 # The swap goes back and forth: the databases' names alternate.
                 with self.subTest(stop=stop, how=how, at=counted.passed[stop - 1]):
                     self.plan_a_swap()
                     with (
+                        # The stopped run's process is gone when the rerun starts.
+                        mock.patch.object(lease, "this_process", return_value=gone),
                         boundaries(stop, how) as seen,
                         self.assertRaises((DatabaseError, Killed)),
                     ):

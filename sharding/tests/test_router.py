@@ -3,7 +3,7 @@ an error when a query names no shard, and every ORM entry point routed."""
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connections, router
+from django.db import IntegrityError, connections, router, transaction
 from django.test import TestCase
 
 from project.models import LogicalShard, ProductStats
@@ -169,6 +169,15 @@ class RoutingRefusalsTests(TestCase):
         review.product_id = away.pk
         with self.assertRaises(ShardMismatch):
             review.save()
+        # Nor behind save()'s back, by the shard itself: even to a product
+        # of the same logical shard, since the id is not the product's.
+        rows = Review.objects.filter(pk=review.pk)
+        with (
+            self.assertRaisesMessage(IntegrityError, "keeps its product"),
+            transaction.atomic(using=shard_for_product(home.pk)),
+        ):
+            rows.update(product_id=away.pk)
+        self.assertEqual(rows.get().product_id, home.pk)
 
     def test_a_map_naming_an_unknown_database_is_a_clear_error(self):
         from django.core.exceptions import ImproperlyConfigured

@@ -9,12 +9,13 @@ any point, a rerun finishes the job first. One run at a time.
 from collections import Counter
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
+from django.db import connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-from project import rebalance
+from project import rebalance, shardmap
 from project.lease import Lease, LeaseHeld
 from project.models import ShardMap, ShardMove
 
@@ -33,6 +34,10 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run, **options):
         if not ShardMap.objects.exists():
             raise CommandError("No shard map yet: run `manage.py setup_demo` first.")
+        try:  # every database the map names must be reachable, to move from
+            shardmap.check_configured(ShardMap.objects.values_list("alias", flat=True))
+        except ImproperlyConfigured as error:
+            raise CommandError(str(error)) from None
         if dry_run:
             return self.describe_plan()
         lease = Lease()
@@ -57,7 +62,9 @@ class Command(BaseCommand):
         plan = rebalance.plan(settings.SHARDS)
         self.describe(plan)
         if plan.moves:
-            ShardMove.objects.bulk_create(plan.moves)
+            with transaction.atomic(using="default"):
+                lease.renew()  # a run that lost the lease records nothing
+                ShardMove.objects.bulk_create(plan.moves)
             moves = rebalance.unfinished()
             rebalance.run(moves, rebalance.grace_seconds(), lease, self.stdout.write)
             self.stdout.write(

@@ -10,7 +10,6 @@ from collections import defaultdict
 
 from project import ids, shardmap
 from project.bulkload import ShardWriters
-from project.models import LogicalShard
 from project.shardkeys import logical_shard
 from reviewsite.reviews.models import Review
 from reviewsite.web.management.commands.setup_demo import Command as SetupDemo
@@ -25,14 +24,6 @@ class Command(SetupDemo):
         # committed if another's commit then failed; default's rollback undoes
         # the rest.
         return ["default"]
-
-    def flush(self) -> None:
-        """A rebalance stopped midway leaves logical shards frozen, and the
-        fence refuses deleting their reviews: the shards' claims go first
-        (flush's post_migrate makes them afresh from the new map)."""
-        for alias in shardmap.databases():
-            LogicalShard.objects.using(alias).all().delete()
-        super().flush()
 
     def populate(self, *args, **kwargs) -> None:
         self.remove_orphans()
