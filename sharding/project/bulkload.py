@@ -15,14 +15,18 @@ from django.db import connections
 
 from reviewsite.web.management.commands.setup_demo import insert_reviews
 
-from . import ids, productstats
+from . import fence, ids, productstats
 
 
 class ShardWriters:
-    """``with ShardWriters(aliases, block) as writers: writers.put(alias, rows)``.
+    """``with ShardWriters(owner, block) as writers: writers.put(alias, rows)``.
 
-    Rows carry ids taken from ``block`` (``ids.reserve()``); each writer marks
-    them issued on its shard (``ids.claim()``) in its load's transaction.
+    ``owner`` is the map (logical shard: database) the rows were sorted by;
+    they carry ids taken from ``block`` (``ids.reserve()``). In its load's
+    transaction each writer checks that its database still owns its logical
+    shards and marks the block issued there (``ids.claim()``); then the
+    fence, checked once for all, and the figures' triggers rest until the
+    commit.
 
     A failure, in a writer or in the ``with`` block, stops every writer before
     it commits; put() and the end of the block raise the first error.
@@ -30,10 +34,13 @@ class ShardWriters:
 
     QUEUED_BATCHES = 2  # per shard: memory stays flat, writers never starve
 
-    def __init__(self, aliases, block: ids.Block) -> None:
+    def __init__(self, owner: dict[int, str], block: ids.Block) -> None:
         self.block = block
+        self.logicals: dict[str, list[int]] = {}
+        for logical, alias in owner.items():
+            self.logicals.setdefault(alias, []).append(logical)
         self.queues = {
-            alias: queue.Queue(self.QUEUED_BATCHES) for alias in set(aliases)
+            alias: queue.Queue(self.QUEUED_BATCHES) for alias in self.logicals
         }
         self.errors: list[BaseException] = []
         self.threads = [
@@ -45,11 +52,12 @@ class ShardWriters:
         rows = ()
         try:
             with productstats.suspended(alias):
-                ids.claim(self.block, alias)
-                while (rows := batches.get()) is not None:
-                    self.stop_if_failed()
-                    insert_reviews(alias, rows, with_ids=True)
-                self.stop_if_failed()  # the last moment to roll back
+                ids.claim(self.block, alias, self.logicals[alias])
+                with fence.suspended(alias):
+                    while (rows := batches.get()) is not None:
+                        self.stop_if_failed()
+                        insert_reviews(alias, rows, with_ids=True)
+                    self.stop_if_failed()  # the last moment to roll back
         except BaseException as error:
             self.errors.append(error)
             while rows is not None:  # let put() and __exit__ go on

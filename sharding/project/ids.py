@@ -175,16 +175,19 @@ def reserve(count: int) -> Block:
     return Block(end - milliseconds + 1, end)
 
 
-def claim(block: Block, alias: str) -> None:
-    """Inside a shard's load transaction: mark the block's ids issued on every
-    logical shard of ``alias``, or refuse if one of them was issued since."""
+def claim(block: Block, alias: str, logicals: list[int]) -> None:
+    """Inside a shard's load transaction: check that ``alias`` owns the
+    logical shards the load writes, and mark the block's ids issued on them;
+    refuse if one of them moved, or issued an id in the block, since."""
     from .models import LogicalShard
 
     rows = (
         LogicalShard.objects.using(alias)
         .select_for_update()
-        .filter(state=LogicalShard.State.OWNED)
+        .filter(logical__in=logicals, state=LogicalShard.State.OWNED)
     )
+    if rows.count() != len(set(logicals)):
+        raise ValueError(f"{alias} no longer owns every logical shard of the load")
     if rows.filter(last_ms__gte=block.start_ms).exists():
         raise ValueError(f"ids were issued on {alias} since the block was reserved")
     rows.update(last_ms=block.end_ms, sequence=MAX_SEQUENCE)

@@ -10,9 +10,10 @@ from django.core.management import call_command
 from django.db import connections, transaction
 from django.test import TransactionTestCase
 
-from project import bulkload, ids, productstats
+from project import bulkload, fence, ids, productstats, rebalance, shardmap
 from project.ids import MAX_SEQUENCE, allocate, decode
 from project.management.commands import setup_demo as sharded_setup_demo
+from project.models import LogicalShard
 from project.shardkeys import logical_shard
 from project.shardmap import alias_of
 from reviewsite.demo_data import DemoData
@@ -29,9 +30,9 @@ class ReservedBlockTests(TransactionTestCase):
 
     def claim_everywhere(self, block: ids.Block) -> None:
         """What each shard's writer does in its load's transaction."""
-        for alias in settings.SHARDS:
+        for alias, logicals in shardmap.ownership().items():
             with transaction.atomic(using=alias):
-                ids.claim(block, alias)
+                ids.claim(block, alias, logicals)
 
     def test_a_block_comes_after_every_id_issued_and_before_the_next(self):
         before = allocate(5, 3) + allocate(900, 1)
@@ -81,7 +82,18 @@ class ReservedBlockTests(TransactionTestCase):
             self.assertRaisesMessage(ValueError, "since the block was reserved"),
             transaction.atomic(using=alias),
         ):
-            ids.claim(block, alias)
+            ids.claim(block, alias, shardmap.ownership()[alias])
+
+    def test_a_load_refuses_a_logical_shard_frozen_since_the_map_was_read(self):
+        block = ids.reserve(10)
+        alias = alias_of(3)
+        rebalance.set_state(alias, 3, LogicalShard.State.FROZEN)
+        self.addCleanup(rebalance.set_state, alias, 3, LogicalShard.State.OWNED)
+        with (
+            self.assertRaisesMessage(ValueError, "no longer owns"),
+            transaction.atomic(using=alias),
+        ):
+            ids.claim(block, alias, shardmap.ownership()[alias])
 
 
 def setup_demo(*args: str) -> str:
@@ -113,6 +125,15 @@ class BulkLoadTests(TransactionTestCase):
         product = Product.objects.first()
         make_review(product, rating=5, text="after the load")
         self.assertEqual(kept(), counted())  # a trigger counted it
+        for alias in settings.SHARDS:  # and the fence is back on every shard
+            self.assertTrue(fence.installed(alias))
+
+    def test_a_load_suspends_the_fence_only_for_its_own_transaction(self):
+        alias = settings.SHARDS[0]
+        with self.assertRaisesMessage(RuntimeError, "only inside a transaction"):
+            with fence.suspended(alias):
+                pass
+        self.assertTrue(fence.installed(alias))
 
     def test_a_failed_shard_write_leaves_no_review_and_no_product(self):
         real = bulkload.insert_reviews
@@ -217,8 +238,10 @@ class TriggersAfterMigrateTests(TransactionTestCase):
         productstats.uninstall(shard)
         make_review(product, rating=2)  # not counted: no trigger
         self.assertNotEqual(kept(), counted())
+        fence.uninstall(shard)
         call_command("migrate", database=shard, verbosity=0)
         self.assertTrue(productstats.installed(shard))
+        self.assertTrue(fence.installed(shard))
         self.assertEqual(kept(), counted())
         make_review(product, rating=5)
         self.assertEqual(kept(), counted())

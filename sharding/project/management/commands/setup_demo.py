@@ -52,7 +52,7 @@ class Command(SetupDemo):
         home = {}  # product id -> (logical shard, database): hashed once each
         pending = defaultdict(list)
         try:
-            with ShardWriters(owner.values(), block) as writers:
+            with ShardWriters(owner, block) as writers:
                 for batch in batches:
                     for row in batch:
                         if (found := home.get(row[0])) is None:
