@@ -1,6 +1,6 @@
 """Run the benchmarks side by side, print a table, and draw a chart.
 
-    python benchmarks/run.py            # full: a million reviews, ~3 minutes
+    python benchmarks/run.py            # full: a million reviews, ~5 minutes
     python benchmarks/run.py --quick    # small data: checks results, not speed
     python benchmarks/run.py --only populate pages
 

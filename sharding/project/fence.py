@@ -23,6 +23,7 @@ from reviewsite.reviews.models import Review
 
 from .ids import SEQUENCE_BITS, SHARD_BITS
 from .models import LogicalShard
+from .triggers import Triggers
 
 REVIEWS = Review._meta.db_table
 STATES = LogicalShard._meta.db_table
@@ -110,28 +111,26 @@ POSTGRESQL = {
     "suspend": [f"ALTER TABLE {REVIEWS} DISABLE TRIGGER {REVIEWS}_fence"],
     "resume": [f"ALTER TABLE {REVIEWS} ENABLE TRIGGER {REVIEWS}_fence"],
 }
-TRIGGERS = {"sqlite": SQLITE, "postgresql": POSTGRESQL}
-TRIGGER_NAMES = {
-    "sqlite": {f"{REVIEWS}_fence_{event}" for event in EVENTS},
-    "postgresql": {f"{REVIEWS}_fence"},
-}
-
-
-def _run(alias: str, step: str) -> None:
-    vendor = connections[alias].vendor
-    if vendor not in TRIGGERS:
-        raise NotImplementedError(f"No fence triggers for {vendor}.")
-    with connections[alias].cursor() as cursor:
-        for sql in TRIGGERS[vendor][step]:
-            cursor.execute(sql)
+TRIGGERS = Triggers(
+    "fence",
+    {"sqlite": SQLITE, "postgresql": POSTGRESQL},
+    {
+        "sqlite": {f"{REVIEWS}_fence_{event}" for event in EVENTS},
+        "postgresql": {f"{REVIEWS}_fence"},
+    },
+)
 
 
 def install(alias: str) -> None:
-    _run(alias, "install")
+    TRIGGERS.run(alias, "install")
 
 
 def uninstall(alias: str) -> None:
-    _run(alias, "uninstall")
+    TRIGGERS.run(alias, "uninstall")
+
+
+def installed(alias: str) -> bool:
+    return TRIGGERS.installed(alias)
 
 
 @contextmanager
@@ -143,23 +142,9 @@ def suspended(alias: str) -> Iterator[None]:
     if not connections[alias].in_atomic_block:
         raise RuntimeError("The fence is suspended only inside a transaction.")
     postgresql = connections[alias].vendor == "postgresql"
-    _run(alias, "suspend" if postgresql else "uninstall")
+    TRIGGERS.run(alias, "suspend" if postgresql else "uninstall")
     yield
-    _run(alias, "resume" if postgresql else "install")
-
-
-def installed(alias: str) -> bool:
-    """Whether the triggers are there: SQLite drops a table's triggers with
-    the table, and its migrations rebuild a table to alter a column."""
-    vendor = connections[alias].vendor
-    listed = {
-        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger'",
-        "postgresql": "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal",
-    }
-    with connections[alias].cursor() as cursor:
-        cursor.execute(listed[vendor])
-        names = {name for (name,) in cursor.fetchall()}
-    return TRIGGER_NAMES[vendor] <= names
+    TRIGGERS.run(alias, "resume" if postgresql else "install")
 
 
 def refused(error: BaseException) -> bool:

@@ -24,6 +24,7 @@ from reviewsite.reviews.models import Review
 from reviewsite.web.stitch import ReviewStats
 
 from .models import ProductStats
+from .triggers import Triggers
 
 REVIEWS = Review._meta.db_table
 STATS = ProductStats._meta.db_table
@@ -96,30 +97,24 @@ POSTGRESQL = {
     "suspend": [f"ALTER TABLE {REVIEWS} DISABLE TRIGGER {STATS}_count"],
     "resume": [f"ALTER TABLE {REVIEWS} ENABLE TRIGGER {STATS}_count"],
 }
-TRIGGERS = {"sqlite": SQLITE, "postgresql": POSTGRESQL}
-TRIGGER_NAMES = {
-    "sqlite": {f"{STATS}_{event}" for event in ("insert", "delete", "update")},
-    "postgresql": {f"{STATS}_count"},
-}
-
-
-def _run(alias: str, step: str) -> None:
-    vendor = connections[alias].vendor
-    if vendor not in TRIGGERS:
-        raise NotImplementedError(f"No review figures triggers for {vendor}.")
-    with connections[alias].cursor() as cursor:
-        for sql in TRIGGERS[vendor][step]:
-            cursor.execute(sql)
+TRIGGERS = Triggers(
+    "review figures",
+    {"sqlite": SQLITE, "postgresql": POSTGRESQL},
+    {
+        "sqlite": {f"{STATS}_{event}" for event in ("insert", "delete", "update")},
+        "postgresql": {f"{STATS}_count"},
+    },
+)
 
 
 def install(alias: str) -> None:
     """Create the triggers, then count the reviews already there."""
-    _run(alias, "install")
+    TRIGGERS.run(alias, "install")
     recount(alias)
 
 
 def uninstall(alias: str) -> None:
-    _run(alias, "uninstall")
+    TRIGGERS.run(alias, "uninstall")
 
 
 def recount(alias: str) -> None:
@@ -143,27 +138,17 @@ def suspended(alias: str) -> Iterator[None]:
     """
     postgresql = connections[alias].vendor == "postgresql"
     with transaction.atomic(using=alias):
-        _run(alias, "suspend" if postgresql else "uninstall")
+        TRIGGERS.run(alias, "suspend" if postgresql else "uninstall")
         yield
         if postgresql:
-            _run(alias, "resume")
+            TRIGGERS.run(alias, "resume")
             recount(alias)
         else:
             install(alias)
 
 
 def installed(alias: str) -> bool:
-    """Whether the triggers are there: SQLite drops a table's triggers with
-    the table, and its migrations rebuild a table to alter a column."""
-    vendor = connections[alias].vendor
-    listed = {
-        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger'",
-        "postgresql": "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal",
-    }
-    with connections[alias].cursor() as cursor:
-        cursor.execute(listed[vendor])
-        names = {name for (name,) in cursor.fetchall()}
-    return TRIGGER_NAMES[vendor] <= names
+    return TRIGGERS.installed(alias)
 
 
 def stats_on(alias: str, product_ids: Iterable[int]) -> dict[int, ReviewStats]:

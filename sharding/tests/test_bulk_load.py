@@ -130,9 +130,11 @@ class BulkLoadTests(TransactionTestCase):
 
     def test_a_load_suspends_the_fence_only_for_its_own_transaction(self):
         alias = settings.SHARDS[0]
-        with self.assertRaisesMessage(RuntimeError, "only inside a transaction"):
-            with fence.suspended(alias):
-                pass
+        with (
+            self.assertRaisesMessage(RuntimeError, "only inside a transaction"),
+            fence.suspended(alias),
+        ):
+            pass
         self.assertTrue(fence.installed(alias))
 
     def test_a_failed_shard_write_leaves_no_review_and_no_product(self):

@@ -2,8 +2,8 @@
 
 Ids come from one block reserved for the whole load, not a query per review,
 and each shard is loaded by a writer thread (project/bulkload.py). A million
-reviews over four shards: about 10 s, 1.7 times raw executemany of the same
-rows, under 100 MB (benchmarks/README.rst).
+reviews over four shards: 11 to 13 s, 1.6 to 2 times raw executemany of the
+same rows, about 110 MB (benchmarks/README.rst).
 """
 
 from collections import defaultdict
