@@ -42,12 +42,9 @@ def hold_logical_shards(using: str, **kwargs) -> None:
         return  # default is migrated first; this runs again after
     given = ShardMap.objects.using("default").filter(alias=using)
     have = set(LogicalShard.objects.using(using).values_list("logical", flat=True))
-    newest = rebalance.newest_per_logical(using)
+    newest, now = rebalance.newest_per_logical(using), ids.now_ms()
     LogicalShard.objects.using(using).bulk_create(
-        LogicalShard(
-            logical=n,
-            last_ms=max(ids.now_ms(), ids.decode(newest.get(n, 0))[0]),
-        )
+        LogicalShard(logical=n, last_ms=max(now, ids.decode(newest.get(n, 0))[0]))
         for n in given.values_list("logical", flat=True)
         if n not in have
     )

@@ -23,6 +23,7 @@ from reviewsite.reviews.models import Review
 
 from .ids import SEQUENCE_BITS, SHARD_BITS
 from .models import LogicalShard
+from .shardmap import ShardMoving
 from .triggers import Triggers
 
 REVIEWS = Review._meta.db_table
@@ -155,6 +156,4 @@ def refused(error: BaseException) -> bool:
 def moving(error: BaseException) -> bool:
     """Whether a write failed because its logical shard is moving: refused
     when its id was to be issued, or by the fence itself."""
-    from .shardmap import ShardMoving
-
     return isinstance(error, ShardMoving) or refused(error)

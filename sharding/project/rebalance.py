@@ -126,7 +126,7 @@ def unfinished() -> list[ShardMove]:
     return list(ShardMove.objects.exclude(state=State.DONE))
 
 
-def run(moves: list[ShardMove], grace: float, lease: Lease, say=print) -> None:
+def run(moves: list[ShardMove], lease: Lease, say=print) -> None:
     """Carry moves from their recorded states to done.
 
     Every copy and switch first, then one wait for every process to see the
@@ -151,6 +151,7 @@ def run(moves: list[ShardMove], grace: float, lease: Lease, say=print) -> None:
         raise
     leaving = [m for m in moves if m.state in (State.SWITCHED, State.DELETING)]
     if leaving:
+        grace = settings.SHARD_MAP_GRACE_SECONDS
         say(f"  switched {len(leaving)} logical shard(s); waiting {grace} s")
         time.sleep(grace)  # each process re-reads the map within this time
     for move in leaving:
@@ -324,13 +325,10 @@ def held(alias: str, logical: int, lock: bool = False) -> LogicalShard | None:
     return (rows.select_for_update() if lock else rows).first()
 
 
-def set_state(alias: str, logical: int, state: str, was=None) -> None:
-    """Set the logical shard's state on ``alias`` if it is one of ``was``."""
-    rows = LogicalShard.objects.using(alias).filter(logical=logical)
-    if was is not None:
-        rows = rows.filter(state__in=was)
+def set_state(alias: str, logical: int, state: str) -> None:
+    """Set the logical shard's state on ``alias``, where it holds it."""
     with on_shard(alias):
-        rows.update(state=state)
+        LogicalShard.objects.using(alias).filter(logical=logical).update(state=state)
         now = held(alias, logical)
     if now is None or now.state != state:
         raise MoveRefused(
@@ -364,7 +362,3 @@ def delete_rows(alias: str, logical: int) -> None:
     table = connections[alias].ops.quote_name(Review._meta.db_table)
     with connections[alias].cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE {LOGICAL_OF_ID} = %s", [logical])
-
-
-def grace_seconds() -> float:
-    return settings.SHARD_MAP_GRACE_SECONDS

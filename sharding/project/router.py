@@ -1,6 +1,4 @@
-from django.conf import settings
-
-from .shardmap import shard_for
+from .shardmap import configured, shard_for
 
 
 class ShardRouter:
@@ -38,7 +36,7 @@ class ShardRouter:
 
     def allow_migrate(self, db, app_label, model_name=None, **hints):
         """Review tables on every shard and only there; the rest in ``default``."""
-        shards = {*settings.SHARDS, *settings.DRAINING_SHARDS}
+        shards = configured()
         if self.sharded(app_label, model_name):
             return db in shards
         if db in shards:

@@ -58,7 +58,7 @@ class Command(BaseCommand):
                 call_command("migrate", database=alias, verbosity=0)
         if left := rebalance.unfinished():
             self.stdout.write(f"A previous run left {len(left)} move(s) unfinished.")
-            rebalance.run(left, rebalance.grace_seconds(), lease, self.stdout.write)
+            rebalance.run(left, lease, self.stdout.write)
         plan = rebalance.plan(settings.SHARDS)
         self.describe(plan)
         if plan.moves:
@@ -66,7 +66,7 @@ class Command(BaseCommand):
                 lease.renew()  # a run that lost the lease records nothing
                 ShardMove.objects.bulk_create(plan.moves)
             moves = rebalance.unfinished()
-            rebalance.run(moves, rebalance.grace_seconds(), lease, self.stdout.write)
+            rebalance.run(moves, lease, self.stdout.write)
             self.stdout.write(
                 self.style.SUCCESS("Done: every review is on its new shard.")
             )
