@@ -1,5 +1,8 @@
+import threading
+from contextlib import contextmanager
+
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F
 
 from project import shardmap
@@ -90,3 +93,29 @@ def dead_process() -> str:
 
     host, boot, namespace, *_ = lease.this_process().split(":")
     return f"{host}:{boot}:{namespace}:999999999:1"
+
+
+@contextmanager
+def left_open(alias: str, work):
+    """A transaction on ``alias``, in another thread, that has done ``work``
+    and holds its locks until the block ends (a request stuck mid-way)."""
+    done, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic(using=alias):
+                work()
+                done.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        if not done.wait(10):
+            raise AssertionError(f"the transaction on {alias} did not start")
+        yield
+    finally:
+        release.set()
+        holder.join()

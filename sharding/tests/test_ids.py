@@ -11,7 +11,7 @@ from pathlib import Path
 from unittest import mock
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connections
 from django.test import SimpleTestCase, TransactionTestCase
 from django.urls import reverse
 from hypothesis import given
@@ -25,7 +25,7 @@ from project.shardmap import alias_of
 from reviewsite.reviews.models import Review
 from reviewsite.testing import make_product, on_sqlite_only
 
-from .helpers import home, where_is
+from .helpers import home, left_open, where_is
 
 # Computed once, then pinned: a change here would send every review to
 # another logical shard, and strand every review already written.
@@ -107,33 +107,20 @@ class AllocationTests(TransactionTestCase):
     def test_a_review_is_written_while_default_is_locked_by_a_writer(self):
         product = make_product()
         alias_of(logical_shard(product.pk))  # the map, read once per process
-        locked, release = threading.Event(), threading.Event()
 
-        def hold_default():
-            try:
-                with transaction.atomic(using="default"):
-                    with connections["default"].cursor() as cursor:
-                        if connections["default"].vendor == "postgresql":
-                            cursor.execute(
-                                "LOCK TABLE project_shardmap IN ACCESS EXCLUSIVE MODE"
-                            )
-                        else:  # IMMEDIATE: the write lock, from BEGIN on
-                            cursor.execute("UPDATE project_shardmap SET version = 1")
-                    locked.set()
-                    release.wait(30)
-            finally:
-                connections.close_all()
+        def lock_default():
+            with connections["default"].cursor() as cursor:
+                if connections["default"].vendor == "postgresql":
+                    cursor.execute(
+                        "LOCK TABLE project_shardmap IN ACCESS EXCLUSIVE MODE"
+                    )
+                else:  # IMMEDIATE: the write lock, from BEGIN on
+                    cursor.execute("UPDATE project_shardmap SET version = 1")
 
-        holder = threading.Thread(target=hold_default)
-        holder.start()
-        try:
-            self.assertTrue(locked.wait(10))
+        with left_open("default", lock_default):
             started = time.monotonic()
             review = Review.objects.create(product_id=product.pk, text="Unblocked")
             self.assertLess(time.monotonic() - started, 2)  # no wait on default
-        finally:
-            release.set()
-            holder.join()
         self.assertEqual(where_is(id=review.pk), [home(product.pk)])
 
     def test_a_full_millisecond_goes_on_in_the_next_without_waiting(self):

@@ -3,7 +3,6 @@ stopped at any commit boundary, on any database, is finished by the next with
 every review once, where the map says, with its last acknowledged content;
 writes wait only while their logical shard is copied; one run at a time."""
 
-import threading
 import time
 from io import StringIO
 from unittest import mock, skipUnless
@@ -11,7 +10,7 @@ from unittest import mock, skipUnless
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, OperationalError, connections, transaction
+from django.db import DatabaseError, OperationalError, connections
 from django.test import TransactionTestCase, override_settings
 from django.urls import reverse
 
@@ -26,6 +25,7 @@ from .helpers import (
     dead_process,
     dealt_over,
     home,
+    left_open,
     one_per_database,
     place,
     plan_a_swap,
@@ -448,28 +448,16 @@ class OpenSiteTransactionTests(SwapCase):
         """A request stuck inside its transaction holds the fence's lock on
         its logical shard: the freeze gives up, and the run thaws."""
         self.plan_a_swap()
-        written, release = threading.Event(), threading.Event()
+        product = self.product
 
-        def stuck_request():
-            try:
-                with transaction.atomic(using=home(self.product.pk)):
-                    Review.objects.create(product_id=self.product.pk, text="slow")
-                    written.set()
-                    release.wait(30)
-            finally:
-                connections.close_all()
+        def write_and_stop():
+            Review.objects.create(product_id=product.pk, text="slow")
 
-        request = threading.Thread(target=stuck_request)
-        request.start()
-        try:
-            self.assertTrue(written.wait(10))
+        with left_open(home(product.pk), write_and_stop):
             started = time.monotonic()
             with self.assertRaises(OperationalError):
                 run_rebalance()
             self.assertLess(time.monotonic() - started, 10)
-        finally:
-            release.set()
-            request.join()
         for alias in settings.SHARDS:  # nothing left frozen, or half copied
             held = LogicalShard.objects.using(alias)
             self.assertFalse(held.exclude(state=LogicalShard.State.OWNED).exists())
