@@ -144,6 +144,8 @@ def read_only_database(alias: str, path: Path) -> dict:
     file, which conftest.py then reopens read-only too."""
     settings_dict = database(alias, path)
     if settings_dict["ENGINE"].endswith("sqlite3"):
+        # Opens the new copy when one is renamed over the file (copies/).
+        settings_dict["ENGINE"] = "reviewsite.copies.sqlite3"
         settings_dict["TEST"] = {"NAME": sqlite_test_file(settings_dict["NAME"])}
         settings_dict["NAME"] = read_only_uri(settings_dict["NAME"])
         # No WAL pragma: a read-only connection may not set the journal mode.

@@ -1,14 +1,22 @@
-"""Read-your-writes: which reads must see the primary, and which replica the rest use.
+"""Read-your-writes by position: which reads must see the primary, and which
+replica the rest use.
 
-State lives in context variables, so that threads and asyncio tasks each see
-their own: a request's pin never leaks into another request.
+A replica has a position: how far it has replayed the primary (PostgreSQL: its
+WAL replay position; SQLite: the generation ``replicate`` stamped on its copy).
+After a client writes, the primary's position goes into a signed cookie, and a
+replica serves that client only once it has reached that position. The client
+reads the primary exactly as long as the replicas lack its write: not for a
+fixed time, which is too short when a replica lags and too long when it does
+not. (GitLab's database load balancer does the same with WAL positions.)
+
+Outside requests (a command, a task, a thread) the code that wrote reads its
+own writes the same way. State lives in context variables, so each thread and
+each asyncio task has its own, and a request's never leaks into another's.
 """
 
 import inspect
 import logging
-import math
-import time
-from contextlib import ContextDecorator, ExitStack
+from contextlib import ContextDecorator, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import wraps
@@ -18,54 +26,127 @@ from django.core.signing import BadSignature
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.template.response import TemplateResponse
 
-from .replicas import PRIMARY, choose_replica, mark_down
+from .replicas import PRIMARY, choose_replica, has_reached, mark_down, primary_position
 
-COOKIE = "read_primary_until"
-SALT = "replication.pin"
-WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+COOKIE = "replication_position"
+SALT = "replication.position"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+# Statements that write nothing; anything else counts as a write (DDL, WITH...).
+READS = ("SELECT", "SAVEPOINT", "RELEASE", "ROLLBACK", "SHOW", "EXPLAIN", "SET")
+# A write whose position could not be read: no replica reaches it, so the
+# client reads the primary until its cookie ends (REPLICATION_PIN_SECONDS).
+UNKNOWN_POSITION = 2**63 - 1
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class RequestReads:
-    """Where one request reads from. Decided when the request starts, so that a
-    page never switches databases halfway (a pin that expires mid-page)."""
+class Reads:
+    """Where one request reads from; outside requests, one thread or task."""
 
-    replica: str  # chosen once, so one page never mixes two replicas
-    pinned_until: float = 0.0  # time.time(): the client's pin, from its cookie
-    primary_only: bool = False  # a page that always reads the primary (the admin)
-    wrote: bool = False  # the request wrote: its own later reads see the write
+    # A request's replica, chosen once so that a page never mixes two; None
+    # outside requests: any replica that has caught up, read by read.
+    replica: str | None = None
+    # The primary's position this client must see. None: it wrote since the
+    # position was last read; read it again before the next replica read.
+    must_see: int | None = 0
+    primary_only: bool = False  # an unsafe method or an admin page, to the end
+    primary_down: bool = False  # read again from a replica: the primary failed
+    wrote: bool = False  # a request that wrote is never run again
     failed: str = ""  # the alias of the last query a database could not answer
     retried: bool = False
 
-    def __post_init__(self) -> None:
-        self.pinned_at_start = time.time() < self.pinned_until
 
-    @property
-    def pinned(self) -> bool:
-        return self.primary_only or self.pinned_at_start or self.wrote
-
-
-_request: ContextVar[RequestReads | None] = ContextVar("request_reads", default=None)
+_reads: ContextVar[Reads | None] = ContextVar("reads", default=None)
 _use_primary: ContextVar[bool] = ContextVar("use_primary", default=False)
 
 
 def read_from_primary() -> bool:
-    """Must a read see the primary now?"""
-    request = _request.get()
+    """Must a read see the primary, whatever the replicas hold?"""
+    reads = _reads.get()
     return (
         _use_primary.get()
-        # In a transaction, read what the transaction sees (select_for_update too).
-        or connections[PRIMARY].in_atomic_block
-        or (request is not None and request.pinned)
+        or in_transaction(connections[PRIMARY])
+        or (reads is not None and reads.primary_only)
+    )
+
+
+def in_transaction(connection) -> bool:
+    """In atomic() or set_autocommit(False): read what the transaction sees
+    (select_for_update too). Looks without connecting."""
+    return connection.in_atomic_block or (
+        connection.connection is not None and not connection.autocommit
     )
 
 
 def replica_for_read() -> str:
-    """This request's replica; outside a request, any usable one."""
-    request = _request.get()
-    return request.replica if request is not None else choose_replica()
+    """A replica holding every write this client must see; else the primary."""
+    reads = _reads.get()
+    if reads is None:
+        return choose_replica()
+    position = must_see(reads)
+    if reads.replica is None:
+        return choose_replica(at_least=position)
+    return reads.replica if has_reached(reads.replica, position) else PRIMARY
+
+
+def primary_down() -> bool:
+    """Is this request read again from a replica because the primary failed?"""
+    reads = _reads.get()
+    return reads is not None and reads.primary_down
+
+
+def must_see(reads: Reads) -> int:
+    """The position a replica must have reached for this client. After a
+    write, read on the primary once: after its commit, since reads inside a
+    transaction go to the primary and never get here."""
+    if reads.must_see is None:
+        reads.must_see = primary_position()
+    return reads.must_see
+
+
+def note_write() -> None:
+    """A write reached the primary: this client reads it from now on."""
+    reads = _reads.get()
+    if reads is None:  # outside a request: this thread or task, from now on
+        reads = Reads()
+        _reads.set(reads)
+    reads.wrote, reads.must_see = True, None
+
+
+def watch(execute, sql, params, many, context):
+    """On every connection: notes writes on the primary, and the database of a
+    failure (the request is then read again elsewhere)."""
+    alias = context["connection"].alias
+    if alias == PRIMARY and not sql.lstrip()[:8].upper().startswith(READS):
+        # From the attempt on: a write whose answer was lost may have been
+        # committed, so the request is never run again.
+        note_write()
+    try:
+        return execute(sql, params, many, context)
+    except DatabaseError as error:
+        if is_outage(error) and (reads := _reads.get()) is not None:
+            reads.failed = alias
+        raise
+
+
+def watch_connection(sender, connection, **kwargs) -> None:
+    """connection_created: every connection, in every thread, is watched."""
+    if watch not in connection.execute_wrappers:
+        connection.execute_wrappers.append(watch)
+
+
+@contextmanager
+def unpinned():
+    """Writes in this block do not make their context read the primary:
+    replication's own bookkeeping (``replicate``'s heartbeat). The context's
+    earlier writes are placed first, so that the next copy counts for them."""
+    if (reads := _reads.get()) is not None:
+        must_see(reads)
+    token = _reads.set(None)
+    try:
+        yield
+    finally:
+        _reads.reset(token)
 
 
 # The tokens of the blocks entered, per thread and task, so that one instance
@@ -74,7 +155,8 @@ _entered: ContextVar[tuple] = ContextVar("use_primary_entered", default=())
 
 
 class use_primary(ContextDecorator):
-    """Read from the primary inside this block, or this function (sync or async).
+    """Read from the primary inside this block, or this function (sync or
+    async, or the body of a generator).
 
     Nests, and restores the state it found on exit, also after an exception.
     """
@@ -92,6 +174,8 @@ class use_primary(ContextDecorator):
         _use_primary.reset(token)
 
     def __call__(self, func):
+        if inspect.isgeneratorfunction(func):
+            return self._generator(func)
         if not inspect.iscoroutinefunction(func):
             return super().__call__(func)
 
@@ -102,82 +186,115 @@ class use_primary(ContextDecorator):
 
         return inner
 
+    def _generator(self, func):
+        """Each step of the generator in the block, and never the caller's
+        code between two steps (calling a generator function runs nothing)."""
 
-class QueryWatch:
-    """Execute wrapper: notes writes on the primary and the alias of a failure."""
+        @wraps(func)
+        def inner(*args, **kwargs):
+            steps = func(*args, **kwargs)
+            resume, value = steps.send, None
+            while True:
+                with self._recreate_cm():
+                    try:
+                        item = resume(value)
+                    except StopIteration as stop:
+                        return stop.value
+                try:
+                    resume, value = steps.send, (yield item)
+                except GeneratorExit:
+                    with self._recreate_cm():
+                        steps.close()
+                    raise
+                except BaseException as error:  # thrown in: passed to the body
+                    resume, value = steps.throw, error
 
-    def __init__(self, request: RequestReads) -> None:
-        self.request = request
-
-    def __call__(self, execute, sql, params, many, context):
-        alias = context["connection"].alias
-        if alias == PRIMARY and sql.lstrip()[:7].upper().startswith(WRITES):
-            # From the attempt on: a write whose answer was lost may have been
-            # committed, so the request is never run again.
-            self.request.wrote = True
-        try:
-            return execute(sql, params, many, context)
-        except DatabaseError as error:
-            if is_outage(error):
-                self.request.failed = alias
-            raise
+        return inner
 
 
 class ReadYourWritesMiddleware:
-    """Pin a client to the primary after it writes; survive a failing replica."""
+    """Fresh reads for requests that may write or must be fresh; the others
+    from a replica that holds the client's last write. Survive a failing replica."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        reads = RequestReads(
-            replica=PRIMARY,
-            pinned_until=pin(request),
-            primary_only=request.path.startswith(tuple(settings.PRIMARY_ONLY_PATHS)),
+        reads = Reads(
+            must_see=position_from_cookie(request),
+            # Reads that feed a write (a form checking that a product exists)
+            # and the admin's (staff see their own edits) are never stale.
+            primary_only=request.method not in SAFE_METHODS
+            or request.path_info.startswith(tuple(settings.PRIMARY_ONLY_PATHS)),
         )
-        if not reads.pinned:  # a pinned page needs no replica, nor its health
-            reads.replica = choose_replica()
-        token = _request.set(reads)
+        reads.replica = (
+            PRIMARY if reads.primary_only else choose_replica(at_least=reads.must_see)
+        )
+        request.replication_reads = reads
+        token = _reads.set(reads)
         try:
-            with ExitStack() as stack:
-                for connection in connections.all(initialized_only=False):
-                    stack.enter_context(connection.execute_wrapper(QueryWatch(reads)))
-                response = self.get_response(request)
+            response = self.get_response(request)
+            remember_position(response, reads)
         finally:
-            _request.reset(token)
-        if reads.wrote:
-            window = settings.REPLICATION_PIN_SECONDS
-            response.set_signed_cookie(
-                COOKIE,
-                str(time.time() + window),
-                salt=SALT,
-                max_age=window,
-                httponly=True,
-                samesite="Lax",
-                secure=settings.SESSION_COOKIE_SECURE,
-            )
+            _reads.reset(token)
         return response
 
     def process_exception(self, request, exception):
         """A read that failed is tried once more elsewhere; a failed write is a 503."""
-        reads = _request.get()
+        reads = _reads.get()
         if reads is None or not is_outage(exception):
             return None  # a wrong query (IntegrityError...) is the view's to handle
         failed, reads.failed = reads.failed or failing_database(reads), ""
         if failed in settings.REPLICAS:
             mark_down(failed, exception)
-        # Run the view again elsewhere, unless it wrote: a write is not repeated.
-        if failed and not reads.retried and not reads.wrote:
+        # Run the view again elsewhere, unless it wrote (a write is not
+        # repeated) or may write (it needs the primary).
+        may_retry = request.method in SAFE_METHODS or failed != PRIMARY
+        if failed and may_retry and not reads.retried and not reads.wrote:
             reads.retried = True
-            reads.replica = choose_replica(exclude=frozenset({failed}))
-            if failed == PRIMARY:  # read from a replica this time
-                reads.pinned_at_start = reads.primary_only = False
+            if failed == PRIMARY:  # the replicas, as they are: nothing else answers
+                reads.primary_only, reads.primary_down, reads.must_see = False, True, 0
+            reads.replica = choose_replica(
+                exclude=frozenset({failed}), at_least=must_see(reads)
+            )
             log.warning("Read on %s failed; retrying on %s", failed, reads.replica)
             return self.get_response(request)
         if failed == PRIMARY:
             log.error("The primary is unavailable: %s", exception)
             return primary_unavailable(request)
         return None
+
+
+def position_from_cookie(request) -> int:
+    """The primary's position at this client's last write, from its signed
+    cookie; 0 when it has none. A cookie older than REPLICATION_PIN_SECONDS
+    is ignored: by then every usable replica holds the write (see checks.py)."""
+    try:
+        value = request.get_signed_cookie(
+            COOKIE, salt=SALT, max_age=settings.REPLICATION_PIN_SECONDS
+        )
+        return max(0, int(value))
+    except (KeyError, BadSignature, ValueError):
+        return 0
+
+
+def remember_position(response, reads: Reads) -> None:
+    """After a write, the primary's position goes into the client's cookie;
+    once every replica holds it, the cookie goes."""
+    if reads.wrote:
+        try:
+            position = must_see(reads)
+        except DatabaseError:  # the primary went away after the write
+            position = UNKNOWN_POSITION
+        response.set_signed_cookie(
+            COOKIE, str(position), salt=SALT,
+            max_age=settings.REPLICATION_PIN_SECONDS,
+            httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE,
+        )  # fmt: skip
+    elif reads.must_see and all(
+        has_reached(alias, reads.must_see) for alias in settings.REPLICAS
+    ):
+        response.delete_cookie(COOKIE, samesite="Lax")
 
 
 def is_outage(error: Exception) -> bool:
@@ -203,7 +320,7 @@ def primary_unavailable(request) -> TemplateResponse:
     return response.render()
 
 
-def failing_database(reads: RequestReads) -> str:
+def failing_database(reads: Reads) -> str:
     """The database that cannot answer, when the error came before any query
     (connecting to a missing or corrupted file fails outside execute wrappers)."""
     for alias in (reads.replica, PRIMARY):
@@ -214,33 +331,23 @@ def failing_database(reads: RequestReads) -> str:
     return ""
 
 
-def pin(request) -> float:
-    """Until when this client reads from the primary, from its signed cookie."""
-    try:
-        value = request.get_signed_cookie(
-            COOKIE, salt=SALT, max_age=settings.REPLICATION_PIN_SECONDS
-        )
-        return float(value)
-    except (KeyError, BadSignature, ValueError):
-        return 0.0
-
-
 def reads(request) -> dict:
-    """Template context: where this page read from, and for how long it is pinned."""
-    state = _request.get()
+    """Template context: where this request reads from, and whether that is
+    because the replicas lack this client's last write. From the request's own
+    state: a template rendered after the middleware (the activity panel) too."""
+    state = getattr(request, "replication_reads", None)
     if state is None:
         return {}
+    waiting = not state.primary_only and state.must_see != 0
+    if state.primary_only or state.must_see is None:
+        reads_from = PRIMARY
+    else:
+        reads_from = state.replica
+        if not has_reached(reads_from, state.must_see):
+            reads_from = PRIMARY
     return {
-        "reads_from": PRIMARY if state.pinned else state.replica,
-        "pinned_seconds": pinned_seconds(state),
+        "reads_from": reads_from,
+        "waiting_for_replicas": waiting and reads_from == PRIMARY,
+        "primary_down": state.primary_down,
+        "pin_bound": settings.REPLICATION_PIN_SECONDS,
     }
-
-
-def pinned_seconds(state: RequestReads) -> int:
-    """How much longer this client reads from the primary (rounded up: never 0
-    while pinned)."""
-    if state.wrote:
-        return settings.REPLICATION_PIN_SECONDS  # the pin this response sets
-    if state.pinned_at_start:
-        return max(1, math.ceil(state.pinned_until - time.time()))
-    return 0

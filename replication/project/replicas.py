@@ -1,4 +1,5 @@
-"""The replicas' health: how far each lags behind the primary, which are down.
+"""The replicas' health: how far each lags behind the primary, how far it has
+replayed (its position), and which are down.
 
 Kept per process, refreshed at most every REPLICA_CHECK_SECONDS, so choosing a
 replica usually costs no query at all.
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 @dataclass
 class Health:
     lag: float | None = None  # seconds behind the primary; None: no heartbeat yet
+    # How far it has replayed the primary (see primary_position); None: unknown.
+    # Only ever grows, so a reading up to REPLICA_CHECK_SECONDS old understates
+    # it: a replica is sometimes skipped a moment too long, never used too early.
+    position: int | None = None
     checked: float = 0.0  # time.time() of the last heartbeat read
     down_until: float = 0.0  # skipped for reads until this time.time()
     error: str = ""
@@ -54,28 +59,53 @@ def health(alias: str, fresh: bool = False) -> Health:
             state.checked = now  # one thread checks; the others use the last reading
     if due:
         try:
-            lag = lag_of(alias)
+            lag, position = reading_of(alias)
         except DatabaseError as error:
             mark_down(alias, error)
         else:
             with _lock:
-                state.lag, state.error = lag, ""
+                state.lag, state.position, state.error = lag, position, ""
     return state
 
 
-def lag_of(alias: str) -> float | None:
-    """Seconds the replica is behind the primary."""
+def reading_of(alias: str) -> tuple[float | None, int | None]:
+    """Seconds the replica is behind the primary, and its position: one query."""
     if connections[alias].vendor == "postgresql":
-        return standby_lag(alias)
-    return copy_age(alias)
+        return standby_reading(alias)
+    return copy_reading(alias)
 
 
-# A standby that is not streaming from the primary has no known lag (it may
+def primary_position() -> int:
+    """Where the primary is now: a replica at this position or past it holds
+    every write the primary committed before this call."""
+    if connections[PRIMARY].vendor == "postgresql":
+        # The insert position, not the flushed one: with synchronous_commit
+        # off, a commit may not be flushed yet, but it is before this.
+        with connections[PRIMARY].cursor() as cursor:
+            cursor.execute("SELECT pg_current_wal_insert_lsn() - '0/0'")
+            return int(cursor.fetchone()[0])
+    from .models import Heartbeat
+
+    # SQLite: the generation the next copy will carry. Its stamp commits
+    # after this read, and its snapshot is taken after the stamp.
+    now = Heartbeat.objects.using(PRIMARY).values_list("generation", flat=True)
+    return (now.first() or 0) + 1
+
+
+def has_reached(alias: str, position: int) -> bool:
+    """Does this database hold every write up to ``position``?"""
+    if alias == PRIMARY or position <= 0:
+        return True
+    replayed = health(alias).position
+    return replayed is not None and replayed >= position
+
+
+# The lag: a standby that is not streaming from the primary has no known lag (it may
 # have replayed all it received long ago); one that has replayed all it
 # received is caught up; otherwise it is as far behind as the last transaction
 # it replayed. After a long quiet spell that overstates the lag until the
 # standby catches up: it is skipped a little early, never used too late.
-STANDBY_LAG = """
+STANDBY_READING = """
     SELECT CASE
         WHEN NOT pg_is_in_recovery() THEN NULL
         WHEN NOT EXISTS (
@@ -83,26 +113,31 @@ STANDBY_LAG = """
         ) THEN NULL
         WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
         ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())
-    END
+    END,
+    pg_last_wal_replay_lsn() - '0/0'
 """
 
 
-def standby_lag(alias: str) -> float | None:
-    """A PostgreSQL hot standby's replay lag; None if it is no standby."""
+def standby_reading(alias: str) -> tuple[float | None, int | None]:
+    """A PostgreSQL hot standby's replay lag and replay position; None, None if
+    it is no standby."""
     with connections[alias].cursor() as cursor:
-        cursor.execute(STANDBY_LAG)
-        (lag,) = cursor.fetchone()
-    return None if lag is None else max(0.0, float(lag))
+        cursor.execute(STANDBY_READING)
+        lag, position = cursor.fetchone()
+    lag = None if lag is None else max(0.0, float(lag))
+    return lag, None if position is None else int(position)
 
 
-def copy_age(alias: str) -> float | None:
-    """SQLite: seconds since the replica's copy was taken, from its heartbeat."""
+def copy_reading(alias: str) -> tuple[float | None, int | None]:
+    """SQLite: seconds since the replica's copy was taken, and its generation,
+    from its heartbeat."""
     from .models import Heartbeat
 
-    beat = Heartbeat.objects.using(alias).values_list("beat", flat=True).first()
-    if beat is None:
-        return None
-    return max(0.0, (timezone.now() - beat).total_seconds())
+    row = Heartbeat.objects.using(alias).values_list("beat", "generation").first()
+    if row is None:
+        return None, None
+    beat, generation = row
+    return max(0.0, (timezone.now() - beat).total_seconds()), generation
 
 
 def mark_down(alias: str, error: Exception) -> None:
@@ -119,12 +154,15 @@ def mark_down(alias: str, error: Exception) -> None:
     )
 
 
-def choose_replica(exclude: frozenset[str] = frozenset()) -> str:
-    """A random usable replica; the primary when none is usable."""
+def choose_replica(exclude: frozenset[str] = frozenset(), at_least: int = 0) -> str:
+    """A random usable replica that has reached ``at_least``; the primary when
+    none has."""
     usable = [
         alias
         for alias in settings.REPLICAS
-        if alias not in exclude and health(alias).usable
+        if alias not in exclude
+        and health(alias).usable
+        and has_reached(alias, at_least)
     ]
     return random.choice(usable) if usable else PRIMARY
 

@@ -1,19 +1,30 @@
 from django.conf import settings
 
-from .pinning import read_from_primary, replica_for_read
+from .pinning import primary_down, read_from_primary, replica_for_read
 from .replicas import PRIMARY
 
 
 class PrimaryReplicaRouter:
     """Write to the primary; read from a replica unless the read must be fresh."""
 
-    # A stale session would log people out: sessions are read where written.
+    # Sessions are read where they are written: a stale one logs people out,
+    # or keeps a deactivated user logged in.
     primary_app_labels = {"sessions"}
+    # Who someone is and what they may do (password, is_active, permissions) is
+    # never decided on a copy that may be behind the primary.
+    security_app_labels = {"auth"}
 
     def db_for_read(self, model, **hints):
-        """Fresh reads (sessions, pinned client, use_primary, transaction) from
-        the primary; the rest from the replica chosen for this request."""
-        if model._meta.app_label in self.primary_app_labels or read_from_primary():
+        """Fresh reads from the primary: sessions, auth, requests that may write,
+        use_primary, transactions; the rest from a replica that holds the
+        client's last write."""
+        label = model._meta.app_label
+        if label in self.primary_app_labels or read_from_primary():
+            return PRIMARY
+        # While the primary is down, an anonymous page may still show a
+        # username from a replica: with no session and no write, nothing is
+        # decided on it.
+        if label in self.security_app_labels and not primary_down():
             return PRIMARY
         return replica_for_read()
 

@@ -25,7 +25,7 @@ else:
         # Real standbys replicate the whole server: the test database created
         # on the primary reaches them by replication, as everything does.
         DATABASES[alias]["TEST"] = {"MIRROR": "default"}
-if len({DATABASES[alias]["ENGINE"] for alias in DATABASES}) > 1:
+if len({DATABASES[alias]["ENGINE"].rsplit(".")[-1] for alias in DATABASES}) > 1:
     # A replica is a copy of its primary, made by the primary's engine.
     raise ImproperlyConfigured(
         "Put the primary and its replicas on one engine: set DATABASE_URL_DEFAULT, "
@@ -36,12 +36,14 @@ if len({DATABASES[alias]["ENGINE"] for alias in DATABASES}) > 1:
 DATABASE_ROUTERS = ["project.router.PrimaryReplicaRouter"]
 REPLICAS = ["replica1", "replica2"]
 
-# Read-your-writes: after a request that wrote, that client reads from the
-# primary for this long (django-multidb-router uses 15 s, Rails 2 s).
-REPLICATION_PIN_SECONDS = 15
 # A replica further behind the primary than this is skipped for reads.
 REPLICATION_MAX_LAG_SECONDS = 60
-# Pages that always read from the primary: staff see their own edits at once.
+# Read-your-writes ends when a replica holds the client's write (by position);
+# this is only its upper bound, against a stuck replica. It must outlast the
+# largest lag of a usable replica (a system check says so).
+REPLICATION_PIN_SECONDS = 90
+# Pages that always read from the primary (matched against request.path_info,
+# so they hold under a URL prefix): staff see their own edits at once.
 PRIMARY_ONLY_PATHS = ["/admin/"]
 # A replica that failed is skipped for this long, then tried again.
 REPLICA_RETRY_SECONDS = 10

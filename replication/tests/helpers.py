@@ -1,5 +1,7 @@
 """Shared by the replication tests: real copies of the primary, in test files."""
 
+from contextlib import contextmanager
+
 from django.core.management import call_command
 from django.test import TransactionTestCase
 
@@ -25,4 +27,21 @@ class ReplicatedTestCase(TransactionTestCase):
     databases = ALL
 
     def setUp(self):
+        from project import pinning
+
         replicate()
+        # The test starts as code that has written nothing yet (flushing and
+        # filling the test database wrote from this thread).
+        pinning._reads.set(None)
+
+
+@contextmanager
+def in_request(replica: str):
+    """Route as inside a request whose replica is ``replica``."""
+    from project import pinning
+
+    token = pinning._reads.set(pinning.Reads(replica=replica))
+    try:
+        yield
+    finally:
+        pinning._reads.reset(token)

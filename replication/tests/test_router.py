@@ -1,25 +1,28 @@
 """The router's decisions: writes to the primary, reads to the request's replica
 unless they must be fresh, migrations on the primary only."""
 
+import time
+
 from django.apps import apps
 from django.db import connections, router, transaction
 from django.test import SimpleTestCase, TransactionTestCase
 
-from project import pinning
-from project.pinning import RequestReads, use_primary
+from project import pinning, replicas
+from project.pinning import Reads, use_primary
+from project.replicas import Health
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
 
 
-def in_request(reads: RequestReads):
+def in_request(reads: Reads):
     """Run as if inside a request whose state is ``reads``."""
-    token = pinning._request.set(reads)
-    return lambda: pinning._request.reset(token)
+    token = pinning._reads.set(reads)
+    return lambda: pinning._reads.reset(token)
 
 
 class RouterDecisionTests(SimpleTestCase):
     def setUp(self):
-        self.addCleanup(in_request(RequestReads(replica="replica2")))
+        self.addCleanup(in_request(Reads(replica="replica2")))
 
     def test_every_model_is_written_to_the_primary(self):
         for model in apps.get_models():
@@ -27,13 +30,26 @@ class RouterDecisionTests(SimpleTestCase):
                 self.assertEqual(router.db_for_write(model), "default")
 
     def test_reads_go_to_the_replica_chosen_for_the_request(self):
-        for model in [Product, Review, apps.get_model("auth", "User")]:
+        for model in [Product, Review, apps.get_model("contenttypes", "ContentType")]:
             with self.subTest(model=model._meta.label):
                 self.assertEqual(router.db_for_read(model), "replica2")
 
-    def test_a_pinned_client_reads_from_the_primary(self):
-        pinning._request.get().pinned_at_start = True
+    def test_a_client_reads_the_primary_until_the_replica_has_its_write(self):
+        replicas._health["replica2"] = Health(lag=0.0, position=41, checked=time.time())
+        pinning._reads.get().must_see = 42  # the primary's, at the client's write
         self.assertEqual(router.db_for_read(Review), "default")
+        replicas._health["replica2"].position = 42  # replayed up to the write
+        self.assertEqual(router.db_for_read(Review), "replica2")
+
+    def test_a_write_of_this_context_is_placed_before_the_next_read(self):
+        from unittest import mock
+
+        replicas._health["replica2"] = Health(lag=0.0, position=41, checked=time.time())
+        pinning.note_write()
+        with mock.patch.object(pinning, "primary_position", return_value=42) as read:
+            self.assertEqual(router.db_for_read(Review), "default")
+            self.assertEqual(router.db_for_read(Review), "default")
+        self.assertEqual(read.call_count, 1)  # once per write, not per read
 
     def test_use_primary_sends_reads_to_the_primary(self):
         with use_primary():
@@ -59,7 +75,7 @@ class TransactionReadTests(TransactionTestCase):
     databases = {"default", "replica1", "replica2"}
 
     def test_reads_inside_a_transaction_go_to_the_primary(self):
-        reset = in_request(RequestReads(replica="replica1"))
+        reset = in_request(Reads(replica="replica1"))
         try:
             self.assertEqual(router.db_for_read(Review), "replica1")
             with transaction.atomic():
@@ -75,17 +91,20 @@ class WriteAttemptTests(SimpleTestCase):
     def test_a_write_that_failed_still_counts_so_it_is_never_retried(self):
         from django.db import OperationalError
 
-        from project.pinning import QueryWatch
+        from project.pinning import watch
 
-        reads = RequestReads(replica="replica1")
+        reads = Reads(replica="replica1")
 
         def lost_answer(sql, params, many, context):
             raise OperationalError("server closed the connection unexpectedly")
 
-        watch = QueryWatch(reads)
         context = {"connection": connections["default"]}
-        with self.assertRaises(OperationalError):
-            watch(lost_answer, "INSERT INTO x VALUES (1)", [], False, context)
+        reset = in_request(reads)
+        try:
+            with self.assertRaises(OperationalError):
+                watch(lost_answer, "INSERT INTO x VALUES (1)", [], False, context)
+        finally:
+            reset()
         self.assertTrue(reads.wrote)  # the commit may have happened
         self.assertEqual(reads.failed, "default")
 

@@ -9,7 +9,7 @@ from django.db import DatabaseError, connections
 from django.test import Client, TransactionTestCase, override_settings
 from django.urls import reverse
 
-from project.replicas import forget, health, standby_lag
+from project.replicas import forget, health, standby_reading
 from reviewsite.reviews.models import Review
 from reviewsite.testing import make_product
 
@@ -64,13 +64,40 @@ class StandbyTests(TransactionTestCase):
         self.assertTrue(replayed("replica2", text="Streamed"))
         self.assertContains(bob.get(self.url), "Streamed")
 
+    @override_settings(REPLICAS=["replica2"])
+    def test_the_writer_is_back_on_the_standby_once_it_has_replayed_her_write(self):
+        """By position: never a page without her review, and back on the
+        standby one replay after her write (3 s), not after a fixed pin."""
+        from django.conf import settings
+
+        alice, bob = Client(), Client()
+        write = reverse("write_review", args=[self.product.pk])
+        wrote_at = time.monotonic()
+        response = alice.post(write, {"text": "Positioned", "rating": "5"})
+        self.assertEqual(response.status_code, 302)
+        self.assertNotContains(bob.get(self.url), "Positioned")  # not replayed
+        while time.monotonic() - wrote_at < 30:
+            page = alice.get(self.url)
+            self.assertContains(page, "Positioned")  # every page, from anywhere
+            if page.context["reads_from"] == "replica2":
+                break
+            time.sleep(0.05)  # polling another server
+        back_after = time.monotonic() - wrote_at
+        self.assertEqual(page.context["reads_from"], "replica2")
+        # Not before the standby's delay, and within a position reading of it.
+        self.assertGreater(back_after, 2.5)
+        self.assertLess(back_after, 3 + settings.REPLICA_CHECK_SECONDS + 1.5)
+        self.assertContains(bob.get(self.url), "Positioned")
+
     def test_lag_is_read_on_the_standby(self):
         Review.objects.create(product_id=self.product.pk, text="Lagging")
         self.assertGreater(standby_lag_when_behind("replica2"), 0)
         self.assertTrue(replayed("replica1", text="Lagging"))
         self.assertTrue(replayed("replica2", text="Lagging"))
-        self.assertTrue(eventually(lambda: standby_lag("replica2") == 0.0))  # caught up
-        self.assertIsNone(standby_lag("default"))  # the primary is no standby
+        caught_up = eventually(lambda: standby_reading("replica2")[0] == 0.0)
+        self.assertTrue(caught_up)
+        # The primary is no standby: it has neither lag nor replay position.
+        self.assertEqual(standby_reading("default"), (None, None))
 
     @override_settings(REPLICATION_MAX_LAG_SECONDS=0.5)
     def test_a_standby_behind_the_limit_is_skipped(self):
@@ -98,7 +125,7 @@ def standby_lag_when_behind(alias: str, timeout: float = 10) -> float:
     """The standby's lag, once it has received WAL it has not replayed yet."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if lag := standby_lag(alias):
+        if lag := standby_reading(alias)[0]:
             return lag
         time.sleep(0.05)  # polling another server
     return 0.0

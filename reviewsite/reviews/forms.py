@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db import router
 
 from reviewsite.products.models import Product
 
@@ -38,5 +39,7 @@ class ReviewAdminForm(forms.ModelForm):
         return author_id
 
     def rows(self, model):
-        """Where to look for a product or user (shadowing: the overlay)."""
-        return model.objects.all()
+        """Where to look for a product or user: where it is written, since the
+        answer feeds a write (a replica may still hold a deleted product).
+        Shadowing looks in its overlay."""
+        return model.objects.db_manager(router.db_for_write(model)).all()

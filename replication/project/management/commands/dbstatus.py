@@ -7,7 +7,7 @@ from project.replicas import health
 
 
 class Command(BaseCommand):
-    help = "Show each replica's lag and whether reads use it."
+    help = "Show each replica's lag, position, and whether reads use it."
 
     def handle(self, *args, **options):
         limit = settings.REPLICATION_MAX_LAG_SECONDS
@@ -22,4 +22,7 @@ class Command(BaseCommand):
                     "in use" if state.usable else f"skipped: over {limit} s behind"
                 )
             lag = "-" if state.lag is None else f"{state.lag:.1f} s"
-            self.stdout.write(f"{alias:<10} lag {lag:>9}   {verdict}")
+            position = "-" if state.position is None else state.position
+            self.stdout.write(
+                f"{alias:<10} lag {lag:>9}   position {position:>12}   {verdict}"
+            )

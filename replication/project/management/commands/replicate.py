@@ -24,10 +24,12 @@ from urllib.parse import unquote, urlparse
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from project.models import Heartbeat
+from project.pinning import unpinned
 from project.replicas import PRIMARY
 from reviewsite.settings import read_only_uri
 
@@ -97,20 +99,23 @@ class Command(BaseCommand):
     def replicate(self, primary: Path, targets: dict[str, Path]) -> None:
         beat = self.heartbeat()
         start = time.perf_counter()
+        # Every connection to a replica, in any process, opens the new copy
+        # at its next query (reviewsite/copies/sqlite3).
         copy(primary, list(targets.values()))
-        for alias in targets:
-            # This process's connections still read the copy they opened:
-            # the next query opens the new one, as it would see real replication.
-            connections[alias].close()
         ms = (time.perf_counter() - start) * 1000
         self.stdout.write(
             f"{beat:%H:%M:%S} copied primary to {', '.join(targets)} in {ms:.0f} ms"
         )
 
     def heartbeat(self):
-        """Stamp the primary: each replica's copy of this row tells its age."""
+        """Stamp the primary: each replica's copy of this row tells its age,
+        and its generation, which read-your-writes compares positions with
+        (pinning.py). The stamp commits before the snapshot is taken."""
         now = timezone.now()
-        Heartbeat.objects.using(PRIMARY).update_or_create(pk=1, defaults={"beat": now})
+        with unpinned(), transaction.atomic(using=PRIMARY):
+            beats = Heartbeat.objects.using(PRIMARY)
+            beats.get_or_create(pk=1, defaults={"beat": now})
+            beats.filter(pk=1).update(beat=now, generation=F("generation") + 1)
         return timezone.localtime(now)
 
 

@@ -1,0 +1,1 @@
+"""Database backends for copies of a database (replicas, snapshots)."""
