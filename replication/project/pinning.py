@@ -31,8 +31,10 @@ from .replicas import PRIMARY, choose_replica, has_reached, mark_down, primary_p
 COOKIE = "replication_position"
 SALT = "replication.position"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
-# Statements that write nothing; anything else counts as a write (DDL, WITH...).
-READS = ("SELECT", "SAVEPOINT", "RELEASE", "ROLLBACK", "SHOW", "EXPLAIN", "SET")
+# The first words of statements that write nothing; anything else counts as a
+# write (DDL, WITH ... INSERT, a statement that is not a string).
+READS = {"SELECT", "BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK", "SHOW",
+         "EXPLAIN", "SET"}  # fmt: skip
 # A write whose position could not be read: no replica reaches it, so the
 # client reads the primary until its cookie ends (REPLICATION_PIN_SECONDS).
 UNKNOWN_POSITION = 2**63 - 1
@@ -113,11 +115,20 @@ def note_write() -> None:
     reads.wrote, reads.must_see = True, None
 
 
+def is_read(sql) -> bool:
+    words = sql.split(None, 1) if isinstance(sql, str) else []
+    return bool(words) and words[0].upper() in READS
+
+
 def watch(execute, sql, params, many, context):
     """On every connection: notes writes on the primary, and the database of a
-    failure (the request is then read again elsewhere)."""
+    failure (the request is then read again elsewhere).
+
+    Django's execute wrappers see every execute() and executemany(), not
+    cursor.callproc() nor the driver's own connection: after a write made
+    that way, call note_write()."""
     alias = context["connection"].alias
-    if alias == PRIMARY and not sql.lstrip()[:8].upper().startswith(READS):
+    if alias == PRIMARY and not is_read(sql):
         # From the attempt on: a write whose answer was lost may have been
         # committed, so the request is never run again.
         note_write()
@@ -130,9 +141,21 @@ def watch(execute, sql, params, many, context):
 
 
 def watch_connection(sender, connection, **kwargs) -> None:
-    """connection_created: every connection, in every thread, is watched."""
+    """connection_created: every connection, in every thread, is watched.
+    First in the list: connection.execute_wrapper() blocks (the activity
+    panel's) pop the last one when they end, which must remain theirs."""
     if watch not in connection.execute_wrappers:
-        connection.execute_wrappers.append(watch)
+        connection.execute_wrappers.insert(0, watch)
+
+
+@contextmanager
+def reading_as(reads: Reads | None):
+    """Route this block's reads with ``reads`` (None: a context that wrote nothing)."""
+    token = _reads.set(reads)
+    try:
+        yield
+    finally:
+        _reads.reset(token)
 
 
 @contextmanager
@@ -142,11 +165,8 @@ def unpinned():
     earlier writes are placed first, so that the next copy counts for them."""
     if (reads := _reads.get()) is not None:
         must_see(reads)
-    token = _reads.set(None)
-    try:
+    with reading_as(None):
         yield
-    finally:
-        _reads.reset(token)
 
 
 # The tokens of the blocks entered, per thread and task, so that one instance
@@ -176,6 +196,8 @@ class use_primary(ContextDecorator):
     def __call__(self, func):
         if inspect.isgeneratorfunction(func):
             return self._generator(func)
+        if inspect.isasyncgenfunction(func):
+            return self._async_generator(func)
         if not inspect.iscoroutinefunction(func):
             return super().__call__(func)
 
@@ -211,6 +233,30 @@ class use_primary(ContextDecorator):
 
         return inner
 
+    def _async_generator(self, func):
+        """The same for an async generator (an async streamed response)."""
+
+        @wraps(func)
+        async def inner(*args, **kwargs):
+            steps = func(*args, **kwargs)
+            resume, value = steps.asend, None
+            while True:
+                with self._recreate_cm():
+                    try:
+                        item = await resume(value)
+                    except StopAsyncIteration:
+                        return
+                try:
+                    resume, value = steps.asend, (yield item)
+                except GeneratorExit:
+                    with self._recreate_cm():
+                        await steps.aclose()
+                    raise
+                except BaseException as error:
+                    resume, value = steps.athrow, error
+
+        return inner
+
 
 class ReadYourWritesMiddleware:
     """Fresh reads for requests that may write or must be fresh; the others
@@ -231,12 +277,11 @@ class ReadYourWritesMiddleware:
             PRIMARY if reads.primary_only else choose_replica(at_least=reads.must_see)
         )
         request.replication_reads = reads
-        token = _reads.set(reads)
-        try:
+        with reading_as(reads):
             response = self.get_response(request)
             remember_position(response, reads)
-        finally:
-            _reads.reset(token)
+        if response.streaming:  # its body is read after this returns
+            response.streaming_content = with_reads(reads, response)
         return response
 
     def process_exception(self, request, exception):
@@ -248,8 +293,12 @@ class ReadYourWritesMiddleware:
         if failed in settings.REPLICAS:
             mark_down(failed, exception)
         # Run the view again elsewhere, unless it wrote (a write is not
-        # repeated) or may write (it needs the primary).
-        may_retry = request.method in SAFE_METHODS or failed != PRIMARY
+        # repeated). Without the primary only an anonymous read is run again:
+        # a session read again could authenticate its user from a stale copy.
+        may_retry = failed != PRIMARY or (
+            request.method in SAFE_METHODS
+            and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        )
         if failed and may_retry and not reads.retried and not reads.wrote:
             reads.retried = True
             if failed == PRIMARY:  # the replicas, as they are: nothing else answers
@@ -279,22 +328,48 @@ def position_from_cookie(request) -> int:
 
 
 def remember_position(response, reads: Reads) -> None:
-    """After a write, the primary's position goes into the client's cookie;
-    once every replica holds it, the cookie goes."""
-    if reads.wrote:
-        try:
-            position = must_see(reads)
-        except DatabaseError:  # the primary went away after the write
-            position = UNKNOWN_POSITION
-        response.set_signed_cookie(
-            COOKIE, str(position), salt=SALT,
-            max_age=settings.REPLICATION_PIN_SECONDS,
-            httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE,
-        )  # fmt: skip
-    elif reads.must_see and all(
-        has_reached(alias, reads.must_see) for alias in settings.REPLICAS
-    ):
-        response.delete_cookie(COOKIE, samesite="Lax")
+    """After a write, the primary's position goes into the client's cookie.
+    Only ever set, never deleted: a late answer to another tab's request must
+    not remove a newer position (an old one costs nothing once reached)."""
+    if not reads.wrote:
+        return
+    try:
+        position = must_see(reads)
+    except DatabaseError:  # the primary went away after the write
+        position = UNKNOWN_POSITION
+    response.set_signed_cookie(
+        COOKIE, str(position), salt=SALT,
+        max_age=settings.REPLICATION_PIN_SECONDS,
+        httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE,
+    )  # fmt: skip
+
+
+def with_reads(reads: Reads, response):
+    """A streamed body, each part made with the request's state."""
+    if response.is_async:
+        return _async_parts(reads, response.streaming_content)
+    return _parts(reads, iter(response.streaming_content))
+
+
+def _parts(reads: Reads, parts):
+    while True:
+        with reading_as(reads):
+            try:
+                part = next(parts)
+            except StopIteration:
+                return
+        yield part
+
+
+async def _async_parts(reads: Reads, parts):
+    parts = aiter(parts)
+    while True:
+        with reading_as(reads):
+            try:
+                part = await anext(parts)
+            except StopAsyncIteration:
+                return
+        yield part
 
 
 def is_outage(error: Exception) -> bool:

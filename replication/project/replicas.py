@@ -100,18 +100,20 @@ def has_reached(alias: str, position: int) -> bool:
     return replayed is not None and replayed >= position
 
 
-# The lag: a standby that is not streaming from the primary has no known lag (it may
-# have replayed all it received long ago); one that has replayed all it
-# received is caught up; otherwise it is as far behind as the last transaction
-# it replayed. After a long quiet spell that overstates the lag until the
-# standby catches up: it is skipped a little early, never used too late.
+# The lag: a standby that is not streaming from the primary has no known lag;
+# one that has replayed up to where the primary was a moment before (%s) is
+# caught up; otherwise it is as far behind as the last transaction it replayed.
+# (Compared with the primary, not with what the standby received: a stalled
+# link leaves a standby that has replayed all it received far behind.) After
+# a long quiet spell on the primary, a standby still catching up is reported
+# far behind until it has: skipped a little early, never used too late.
 STANDBY_READING = """
     SELECT CASE
         WHEN NOT pg_is_in_recovery() THEN NULL
         WHEN NOT EXISTS (
             SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'
         ) THEN NULL
-        WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+        WHEN pg_last_wal_replay_lsn() - '0/0' >= %s THEN 0
         ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())
     END,
     pg_last_wal_replay_lsn() - '0/0'
@@ -120,9 +122,14 @@ STANDBY_READING = """
 
 def standby_reading(alias: str) -> tuple[float | None, int | None]:
     """A PostgreSQL hot standby's replay lag and replay position; None, None if
-    it is no standby."""
+    it is no standby. The primary's position is read first (without it, the
+    standby is never taken for caught up)."""
+    try:
+        primary = primary_position()
+    except DatabaseError:
+        primary = None
     with connections[alias].cursor() as cursor:
-        cursor.execute(STANDBY_READING)
+        cursor.execute(STANDBY_READING, [primary])
         lag, position = cursor.fetchone()
     lag = None if lag is None else max(0.0, float(lag))
     return lag, None if position is None else int(position)

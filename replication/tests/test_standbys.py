@@ -129,3 +129,96 @@ def standby_lag_when_behind(alias: str, timeout: float = 10) -> float:
             return lag
         time.sleep(0.05)  # polling another server
     return 0.0
+
+
+@unittest.skipUnless(ON_STANDBYS, "needs scripts/pg-replication.sh's standbys")
+@override_settings(
+    REPLICAS=["replica1"],
+    REPLICATION_MAX_LAG_SECONDS=1, REPLICA_CHECK_SECONDS=0.5,
+    REPLICATION_PIN_SECONDS=1.5,  # just what replication.E001 asks
+)  # fmt: skip
+class StalledStandbyTests(TransactionTestCase):
+    """A standby whose link stalls has replayed all it received: it is not
+    caught up for that, and a writer whose pin has ended never reads it."""
+
+    databases = {"default", "replica1", "replica2"}
+
+    def tearDown(self):
+        for alias in ["replica1", "replica2"]:
+            connections[alias].close()
+
+    def test_a_standby_that_stopped_receiving_is_not_called_caught_up(self):
+        import os
+        import signal
+
+        from django.core.checks import run_checks
+
+        self.assertFalse([e for e in run_checks() if e.id.startswith("replication")])
+        forget()
+        product = make_product()
+        self.assertTrue(replayed_product(product.pk))
+        with connections["replica1"].cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_wal_receiver")
+            (receiver,) = cursor.fetchone()
+        os.kill(receiver, signal.SIGSTOP)  # the link stalls, still 'streaming'
+        try:
+            alice = Client()
+            response = alice.post(
+                reverse("write_review", args=[product.pk]),
+                {"text": "Stalled", "rating": "5"},
+            )
+            self.assertEqual(response.status_code, 302)
+            time.sleep(2.5)  # the pin's bound passes: real time on another server
+            lag, _ = standby_reading("replica1")
+            page = alice.get(reverse("product", args=[product.pk]))
+        finally:
+            os.kill(receiver, signal.SIGCONT)
+        self.assertGreater(lag, 1)  # was: 0.0, "caught up"
+        self.assertContains(page, "Stalled")
+
+
+@unittest.skipUnless(ON_STANDBYS, "needs scripts/pg-replication.sh's standbys")
+@override_settings(REPLICAS=["replica2"])  # replays 3 s late
+class WritesBesideTheOrmTests(TransactionTestCase):
+    databases = {"default", "replica1", "replica2"}
+
+    def setUp(self):
+        from project import pinning
+
+        forget()
+        self.product = make_product()
+        self.assertTrue(replayed_product(self.product.pk))
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                "CREATE OR REPLACE FUNCTION add_review(pid bigint) RETURNS void"
+                " LANGUAGE sql AS $$ INSERT INTO reviews_review"
+                " (product_id, rating, text, created)"
+                " VALUES (pid, 5, 'Via a procedure', now()) $$"
+            )
+        pinning._reads.set(None)  # code that has written nothing yet
+
+    def tearDown(self):
+        for alias in ["replica1", "replica2"]:
+            connections[alias].close()
+
+    def test_a_write_composed_with_psycopg_sql_is_seen(self):
+        from psycopg import sql
+
+        insert = sql.SQL(
+            "INSERT INTO {} (product_id, rating, text, created)"
+            " VALUES (%s, 4, 'Composed', now())"
+        ).format(sql.Identifier("reviews_review"))
+        with connections["default"].cursor() as cursor:
+            cursor.execute(insert, [self.product.pk])  # was: AttributeError
+        self.assertTrue(Review.objects.filter(text="Composed").exists())
+
+    def test_a_write_through_callproc_is_read_back_once_noted(self):
+        """callproc bypasses Django's execute wrappers: note_write() says it."""
+        from project.pinning import note_write
+
+        with connections["default"].cursor() as cursor:
+            cursor.callproc("add_review", [self.product.pk])
+        note_write()
+        found = Review.objects.filter(text="Via a procedure")
+        self.assertEqual(found.db, "default")
+        self.assertTrue(found.exists())

@@ -10,6 +10,7 @@ file it opened (one stat(), no query), and opens the new one if not.
 """
 
 import os
+import weakref
 from urllib.parse import unquote, urlparse
 
 from django.db.backends.sqlite3 import base
@@ -26,6 +27,14 @@ def file_identity(name) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
+class Cursor(base.SQLiteCursorWrapper):
+    closed = False
+
+    def close(self):
+        self.closed = True
+        super().close()
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     opened: tuple[int, int] | None = None
 
@@ -34,17 +43,23 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # taken for a new one at the next query, and opened again then (once
         # too often, never missed).
         self.opened = file_identity(self.settings_dict["NAME"])
+        self.cursors = weakref.WeakSet()
         return super().get_new_connection(conn_params)
 
+    def create_cursor(self, name=None):
+        cursor = self.connection.cursor(factory=Cursor)
+        self.cursors.add(cursor)
+        return cursor
+
     def close_if_health_check_failed(self):
-        """Django's hook before each query for a connection gone bad: a copy
-        replaced outside a transaction is one. Closing it here has the same
-        limit as CONN_HEALTH_CHECKS: a cursor still being read (a chunked
-        .iterator()) on this connection ends with it."""
+        """Django's hook before each query, for a connection gone bad: one whose
+        copy was replaced is, once no transaction and no cursor still being
+        read (a chunked .iterator()) needs the old copy."""
         if (
             self.connection is not None
             and not self.in_atomic_block
             and self.get_autocommit()
+            and not any(not cursor.closed for cursor in self.cursors)
             and file_identity(self.settings_dict["NAME"]) != self.opened
         ):
             self.close()
