@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class ReviewsConfig(AppConfig):
@@ -8,3 +9,6 @@ class ReviewsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signals  # noqa: F401
+        from .orphans import no_orphan_reviews
+
+        checks.register(no_orphan_reviews, checks.Tags.database)

@@ -50,6 +50,15 @@ def review_stats(product_ids: Iterable[int]) -> dict[int, ReviewStats]:
     return stats
 
 
+def reviews_of(product_ids: Iterable[int]) -> dict[str, list[Review]]:
+    """The reviews of these products, by the database that holds them: one
+    query per database."""
+    return {
+        alias: list(Review.objects.using(alias).filter(product_id__in=ids))
+        for alias, ids in products_by_database(product_ids).items()
+    }
+
+
 def products_by_database(product_ids: Iterable[int]) -> dict[str, set[int]]:
     """The products whose reviews each database holds, as the router says."""
     by_database = defaultdict(set)

@@ -58,7 +58,7 @@ class OverlayAdmin(admin.ModelAdmin):
 
 
 class OverlayProductAdmin(OverlayAdmin, ProductAdmin):
-    pass
+    stitch = stitch
 
 
 class OverlayReviewAdminForm(ReviewAdminForm):

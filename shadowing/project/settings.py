@@ -25,6 +25,8 @@ for alias in ["default", "production"]:
         # Test databases in files: take_snapshot copies production's.
         DATABASES[alias]["TEST"] = {"NAME": sqlite_test_file(DATABASES[alias]["NAME"])}
 DATABASE_ROUTERS = ["project.router.ShadowRouter"]
+# Orphan reviews are looked for through the overlay (manage.py find_orphans).
+ORPHAN_SWEEP = "project.orphans.OverlaySweep"
 
 # How each model's rows are found:
 #   "augmented": the snapshot's rows, plus local additions; a local edit

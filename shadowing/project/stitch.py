@@ -28,6 +28,12 @@ def attach_authors(reviews):
     return reviews
 
 
+def reviews_of(product_ids) -> dict[str, list[Review]]:
+    """The reviews of these products, by the side of the overlay they come from."""
+    reviews = Overlay(Review).filter(product_id__in=set(product_ids))
+    return {"local": list(reviews.local()), "snapshot": list(reviews.snapshot())}
+
+
 def review_stats(product_ids) -> dict[int, ReviewStats]:
     """One GROUP BY on each side of the overlay, added up: the sides never
     share a row (the snapshot's leaves out what the local one overrides)."""

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_delete
 
 
 class ProjectConfig(AppConfig):
@@ -10,6 +10,27 @@ class ProjectConfig(AppConfig):
         post_migrate.connect(create_shard_map, sender=self)
         post_migrate.connect(hold_logical_shards, sender=self)
         post_migrate.connect(keep_triggers, sender=self)
+        pre_delete.connect(refuse_while_reviews_move, sender="products.Product")
+
+
+def refuse_while_reviews_move(sender, instance, **kwargs) -> None:
+    """A product's reviews are deleted once its own delete has committed
+    (reviewsite/reviews/signals.py): while its logical shard is moving, that
+    would be refused and leave them behind, so the product's delete is
+    refused first (503, try again). A move that starts in between leaves
+    orphans, which ``find_orphans`` removes."""
+    from .models import LogicalShard
+    from .shardmap import ShardMoving, alias_of, logical_shard
+
+    logical = logical_shard(instance.pk)
+    state = (
+        LogicalShard.objects.using(alias_of(logical))
+        .filter(logical=logical)
+        .values_list("state", flat=True)
+        .first()
+    )
+    if state != LogicalShard.State.OWNED:
+        raise ShardMoving(f"The reviews of product {instance.pk} are being moved.")
 
 
 def create_shard_map(using: str, **kwargs) -> None:
