@@ -27,9 +27,13 @@ class OverlayAdmin(admin.ModelAdmin):
         return getattr(row, "shadow_source", "local")
 
     def get_paginator(self, request, queryset, per_page, *args, **kwargs):
-        """The changelist's query, filters and ordering included, on both sides."""
-        rows = Overlay(self.model, base=queryset, ordering=queryset.query.order_by)
-        return super().get_paginator(request, rows, per_page, *args, **kwargs)
+        """The changelist's query, filters and ordering included, on both sides.
+        (Other pages page other models: the history view, the admin's log.)"""
+        if queryset.model is self.model:
+            queryset = Overlay(
+                self.model, base=queryset, ordering=queryset.query.order_by
+            )
+        return super().get_paginator(request, queryset, per_page, *args, **kwargs)
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)

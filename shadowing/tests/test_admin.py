@@ -93,3 +93,20 @@ class OverlayAdminTests(SnapshotTestCase):
         for key in ["999999", "abc", "99999999999999999999999"]:
             url = reverse("admin:products_product_change", args=[key])
             self.assertEqual(self.client.get(url).status_code, 302, key)
+
+
+class OverlayAdminHistoryTests(SnapshotTestCase):
+    def setUp(self):
+        admin = get_user_model().objects.create_superuser("boss", "b@x.org", "pw")
+        self.client.force_login(admin)
+
+    def test_history_pages_list_the_admin_log_of_a_snapshot_and_a_local_row(self):
+        snapshot_product = Overlay(Product).get(name="Snap 0")
+        local = Product.objects.create(name="Local kettle", price=Decimal("3"))
+        review = Overlay(Review).filter(product_id=snapshot_product.pk)[0]
+        for name, key in [("products_product", snapshot_product.pk),
+                          ("products_product", local.pk),
+                          ("reviews_review", review.pk)]:  # fmt: skip
+            with self.subTest(model=name, key=key):
+                page = self.client.get(reverse(f"admin:{name}_history", args=[key]))
+                self.assertEqual(page.status_code, 200)

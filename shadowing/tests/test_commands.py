@@ -102,6 +102,18 @@ class TakeSnapshotTests(SnapshotTestCase):
         for value in [b"@mail.example", b"Lovelace", b"pbkdf2_sha256$1$salt"]:
             self.assertNotIn(value, data)  # not in a row, nor in a free page
 
+    @on_sqlite_only
+    def test_only_the_snapshots_own_sidecar_files_are_removed(self):
+        snapshot = sqlite_file("snapshot")
+        backup = snapshot.with_name(snapshot.name + "-before-upgrade")
+        journal = snapshot.with_name(snapshot.name + "-journal")
+        backup.write_bytes(b"a backup someone made")
+        journal.write_bytes(b"left by a crash")
+        self.addCleanup(backup.unlink, missing_ok=True)
+        run("take_snapshot")
+        self.assertEqual(backup.read_bytes(), b"a backup someone made")
+        self.assertFalse(journal.exists())
+
     def test_a_production_key_in_the_local_range_stops_the_snapshot(self):
         before = snapshot_sha256()
         top = Product.objects.using("production").order_by("-pk")[0].pk

@@ -7,9 +7,15 @@ file is renamed over its name. A connection kept between requests
 would read the old copy for ever, and measure its lag on it. Before each query
 outside a transaction, this backend checks that the name still leads to the
 file it opened (one stat(), no query), and opens the new one if not.
+
+A copy opened read-only (a ``mode=ro`` URI) is read-only by construction, not
+only by its file mode: no ATTACH (which could open the same file read-write,
+or create files: ``VACUUM INTO`` too), ``PRAGMA query_only``, and an
+authorizer that refuses every write and every pragma that sets something.
 """
 
 import os
+import sqlite3
 import weakref
 from urllib.parse import unquote, urlparse
 
@@ -25,6 +31,46 @@ def file_identity(name) -> tuple[int, int] | None:
     except OSError:
         return None
     return info.st_dev, info.st_ino
+
+
+WRITES = {
+    getattr(sqlite3, f"SQLITE_{action}")
+    for action in [
+        "INSERT", "UPDATE", "DELETE", "ATTACH", "DETACH", "ALTER_TABLE", "REINDEX",
+        "ANALYZE", "CREATE_INDEX", "CREATE_TABLE", "CREATE_TEMP_INDEX",
+        "CREATE_TEMP_TABLE", "CREATE_TEMP_TRIGGER", "CREATE_TEMP_VIEW",
+        "CREATE_TRIGGER", "CREATE_VIEW", "CREATE_VTABLE", "DROP_INDEX",
+        "DROP_TABLE", "DROP_TEMP_INDEX", "DROP_TEMP_TABLE", "DROP_TEMP_TRIGGER",
+        "DROP_TEMP_VIEW", "DROP_TRIGGER", "DROP_VIEW", "DROP_VTABLE",
+    ]
+}  # fmt: skip
+# Pragmas whose argument names what to read (Django's introspection), not a
+# value to set.
+READING_PRAGMAS = {"table_info", "table_xinfo", "index_list", "index_info",
+                   "index_xinfo", "foreign_key_list", "foreign_key_check"}  # fmt: skip
+
+
+def only_reads(action, name, argument, database, trigger) -> int:
+    """sqlite3 authorizer: refuse every write, and every pragma that sets."""
+    if action == sqlite3.SQLITE_UPDATE and name == "sqlite_master":
+        # Asked of every table-valued function (json_each) as it starts; a
+        # real write there needs writable_schema, a pragma refused below.
+        return sqlite3.SQLITE_OK
+    if action in WRITES:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and argument is not None:
+        return (
+            sqlite3.SQLITE_OK
+            if name.lower() in READING_PRAGMAS
+            else sqlite3.SQLITE_DENY
+        )
+    return sqlite3.SQLITE_OK
+
+
+def lock_down(connection: sqlite3.Connection) -> None:
+    connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    connection.execute("PRAGMA query_only = ON")
+    connection.set_authorizer(only_reads)
 
 
 class Cursor(base.SQLiteCursorWrapper):
@@ -44,7 +90,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # too often, never missed).
         self.opened = file_identity(self.settings_dict["NAME"])
         self.cursors = weakref.WeakSet()
-        return super().get_new_connection(conn_params)
+        connection = super().get_new_connection(conn_params)
+        if "mode=ro" in str(self.settings_dict["NAME"]):
+            lock_down(connection)
+        return connection
 
     def create_cursor(self, name=None):
         cursor = self.connection.cursor(factory=Cursor)

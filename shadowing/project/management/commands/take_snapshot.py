@@ -20,6 +20,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from faker import Faker
 
+SIDECARS = ["-journal", "-wal", "-shm"]
+
 
 def sqlite_file(alias: str) -> Path:
     settings_dict = connections[alias].settings_dict
@@ -67,8 +69,10 @@ class Command(BaseCommand):
                 check_keys_below_local_range(db)
             db.close()
             connections["snapshot"].close()
-            for sidecar in snapshot.parent.glob(snapshot.name + "-*"):
-                sidecar.unlink(missing_ok=True)
+            # SQLite's own files beside the old snapshot belong to it alone;
+            # anything else there (a backup someone made) is not ours.
+            for suffix in SIDECARS:
+                snapshot.with_name(snapshot.name + suffix).unlink(missing_ok=True)
             os.replace(draft, snapshot)
         finally:
             draft.unlink(missing_ok=True)
