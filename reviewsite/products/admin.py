@@ -14,6 +14,7 @@ class ProductAdmin(admin.ModelAdmin):
     list_display = ["name", "price", "created"]
     search_fields = ["name"]
     stitch = stitch  # where reviews are read from (shadowing: the overlay)
+    reviews_shown = 100  # on the delete confirmation; the count says the rest
 
     def get_deleted_objects(self, objs, request):
         """Django's list of what a delete takes with it, plus the reviews: in
@@ -21,21 +22,28 @@ class ProductAdmin(admin.ModelAdmin):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(
             objs, request
         )
-        found = self.stitch.reviews_of(obj.pk for obj in objs)
-        for alias, reviews in found.items():
-            if not reviews:
+        total = 0
+        for place, reviews in self.stitch.reviews_of(obj.pk for obj in objs).items():
+            shown = list(reviews[: self.reviews_shown + 1])
+            if not shown:
                 continue
+            count = len(shown)
+            if count > self.reviews_shown:
+                count, shown = reviews.count(), shown[: self.reviews_shown]
             deleted.append(
                 format_html(
-                    "{} review{} from the {} database, removed with it (after "
-                    "the product's delete has committed, in another transaction):",
-                    len(reviews),
-                    pluralize(len(reviews)),
-                    alias,
+                    "{} review{} in {}, removed with it:",
+                    count,
+                    pluralize(count),
+                    place,
                 )
             )
-            deleted.append([self.review_link(review) for review in reviews])
-        counts["reviews"] = sum(len(reviews) for reviews in found.values())
+            links = [self.review_link(review) for review in shown]
+            if count > len(shown):
+                links.append(f"... and {count - len(shown)} more")
+            deleted.append(links)
+            total += count
+        counts["reviews"] = total
         return deleted, counts, perms_needed, protected
 
     def review_link(self, review) -> str:

@@ -1,32 +1,35 @@
-"""Orphan reviews: reviews whose product or author is gone.
+"""Orphan reviews: reviews whose product is gone.
 
-A review refers to its product and author by id, across databases, where no
-foreign key can hold: a product deleted while its review was being written,
-a cascade that failed after the product's delete had committed, a review
-posted from a lagging replica's view of a product. Nothing prevents these, so
-a sweep finds them: each place reviews are stored is read once for the ids it
-refers to, and those ids are looked up where products and users are written.
+A review refers to its product by id, across databases, where no foreign key
+can hold: a product deleted while its review was being written, a cascade
+that failed after the product's delete had committed, a review posted from a
+lagging replica's view of a product. Nothing prevents these, so a sweep finds
+them: each place reviews are stored is read once for the product ids it
+refers to, and those are looked up where products are written.
+
+A review whose author is gone is no orphan: the site shows it as written by
+"a deleted user", on purpose. The sweep counts them, and leaves them.
 
 The default sweep reads every database the router migrates reviews to
-(functional: ``reviews``; replication: the primary; sharding: each shard). A
-project whose reviews come from somewhere else names its own sweep with
-ORPHAN_SWEEP (shadowing: both sides of its overlay).
+(functional: ``reviews``; replication: the primary). A project whose reviews
+are stored otherwise names its own sweep with ORPHAN_SWEEP (sharding: the rows
+each shard owns; shadowing: both sides of its overlay).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connections, router
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.module_loading import import_string
 
 from reviewsite.products.models import Product
 
 from .models import Review
 
-BATCH = 500  # ids per lookup: under every engine's limit on query parameters
+BATCH = 500  # ids per query: under every engine's limit on query parameters
 
 
 @dataclass
@@ -34,14 +37,31 @@ class Orphans:
     """The orphan reviews of one place reviews are stored."""
 
     place: str  # a database alias (shadowing: a side of the overlay)
-    reviews: QuerySet  # the orphans, as a query: delete() removes them
-    missing_products: set[int] = field(default_factory=set)
-    missing_authors: set[int] = field(default_factory=set)
+    stored: QuerySet  # the reviews of that place
+    missing_products: list[int] = field(default_factory=list)
+    missing_authors: list[int] = field(default_factory=list)
+
+    def batches(self) -> Iterator[QuerySet]:
+        """The orphans, a few hundred product ids per query."""
+        for start in range(0, len(self.missing_products), BATCH):
+            ids = self.missing_products[start : start + BATCH]
+            yield self.stored.filter(product_id__in=ids)
+
+    def count(self) -> int:
+        return sum(batch.count() for batch in self.batches())
+
+    def by_deleted_users(self) -> int:
+        """Reviews whose author is gone: shown as "a deleted user", kept."""
+        ids, total = self.missing_authors, 0
+        for start in range(0, len(ids), BATCH):
+            batch = ids[start : start + BATCH]
+            total += self.stored.filter(author_id__in=batch).count()
+        return total
 
 
 class Sweep:
-    """Where reviews are stored, and where their products and authors are
-    looked for. Projects override the two places, nothing else."""
+    """Where reviews are stored, where products are looked for, and how an
+    orphan is removed. Projects override these three, nothing else."""
 
     def review_places(self) -> dict[str, QuerySet]:
         """Every place reviews are stored: the databases the router puts them in."""
@@ -51,37 +71,33 @@ class Sweep:
             if router.allow_migrate_model(alias, Review)
         }
 
-    def existing(self, model, ids: Iterable[int]) -> set[int]:
+    def existing(self, model, ids: list[int]) -> set[int]:
         """Which of ``ids`` exist, read where the model is written: never a
         replica that may still hold a deleted product."""
         rows = model._default_manager.db_manager(router.db_for_write(model))
         return set(rows.filter(pk__in=ids).values_list("pk", flat=True))
 
     def remove(self, orphans: Orphans) -> int:
-        return orphans.reviews.delete()[0]
+        return sum(batch.delete()[0] for batch in orphans.batches())
 
     def find(self, databases: Iterable[str] | None = None) -> list[Orphans]:
-        """The orphans of each place (of ``databases`` only, if given)."""
+        """What is missing, for each place (of ``databases`` only, if given)."""
         found = []
-        for place, reviews in self.review_places().items():
-            if databases is not None and reviews.db not in databases:
-                continue
-            orphans = self.orphans_in(place, reviews)
-            if orphans.missing_products or orphans.missing_authors:
-                found.append(orphans)
+        for place, stored in self.review_places().items():
+            if databases is None or stored.db in databases:
+                found.append(self.look(place, stored))
         return found
 
-    def orphans_in(self, place: str, reviews: QuerySet) -> Orphans:
-        products = self.missing(Product, distinct(reviews, "product_id"))
-        authors = self.missing(get_user_model(), distinct(reviews, "author_id"))
-        where = Q(product_id__in=products) | Q(author_id__in=authors)
-        return Orphans(place, reviews.filter(where), products, authors)
+    def look(self, place: str, stored: QuerySet) -> Orphans:
+        products = self.missing(Product, distinct(stored, "product_id"))
+        authors = self.missing(get_user_model(), distinct(stored, "author_id"))
+        return Orphans(place, stored, products, authors)
 
-    def missing(self, model, ids: set[int]) -> set[int]:
+    def missing(self, model, ids: set[int]) -> list[int]:
         ordered, present = sorted(ids), set()
         for start in range(0, len(ordered), BATCH):
             present |= self.existing(model, ordered[start : start + BATCH])
-        return ids - present
+        return [key for key in ordered if key not in present]
 
 
 def distinct(reviews: QuerySet, column: str) -> set[int]:
@@ -98,23 +114,38 @@ def sweep() -> Sweep:
 def no_orphan_reviews(app_configs=None, databases=None, **kwargs) -> list:
     """System check, tagged "database": it reads the data, so it runs only
     when asked (``manage.py check --database default --database reviews``)
-    and on ``migrate``; a warning, so that migrate still runs."""
+    and on ``migrate``; warnings, so that migrate still runs."""
     from django.core.checks import Warning
 
-    if not databases:
-        return []
+    if not databases or not reviews_table_in(databases):
+        return []  # not asked, or not migrated yet
     try:
-        found = sweep().find(databases)
-    except DatabaseError:  # no tables yet (before the first migrate)
-        return []
+        found = [orphans for orphans in sweep().find(databases) if orphans.count()]
+    except DatabaseError as error:
+        return [
+            Warning(
+                f"Could not look for orphan reviews: {error}",
+                hint="python manage.py find_orphans, once the databases answer.",
+                id="reviews.W002",
+            )
+        ]
     return [
         Warning(
-            f"{orphans.reviews.count()} reviews in {orphans.place} refer to a "
-            f"product or author that does not exist (products "
-            f"{sorted(orphans.missing_products)[:5]}, authors "
-            f"{sorted(orphans.missing_authors)[:5]}).",
+            f"{orphans.count()} reviews in {orphans.place} belong to products "
+            f"that do not exist (ids {orphans.missing_products[:5]}...).",
             hint="python manage.py find_orphans lists them; --delete removes them.",
             id="reviews.W001",
         )
         for orphans in found
     ]
+
+
+def reviews_table_in(databases: Iterable[str]) -> bool:
+    """Does any of these databases hold the review table yet?"""
+    for alias in databases:
+        try:
+            if Review._meta.db_table in connections[alias].introspection.table_names():
+                return True
+        except DatabaseError:
+            return True  # unreachable: the sweep says so
+    return False

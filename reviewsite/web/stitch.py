@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import router
-from django.db.models import Avg, Count
+from django.db.models import Avg, Count, QuerySet
 
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
@@ -50,11 +50,10 @@ def review_stats(product_ids: Iterable[int]) -> dict[int, ReviewStats]:
     return stats
 
 
-def reviews_of(product_ids: Iterable[int]) -> dict[str, list[Review]]:
-    """The reviews of these products, by the database that holds them: one
-    query per database."""
+def reviews_of(product_ids: Iterable[int]) -> dict[str, QuerySet]:
+    """The reviews of these products, a query per database that holds them."""
     return {
-        alias: list(Review.objects.using(alias).filter(product_id__in=ids))
+        alias: Review.objects.using(alias).filter(product_id__in=ids)
         for alias, ids in products_by_database(product_ids).items()
     }
 

@@ -28,10 +28,10 @@ def attach_authors(reviews):
     return reviews
 
 
-def reviews_of(product_ids) -> dict[str, list[Review]]:
+def reviews_of(product_ids) -> dict:
     """The reviews of these products, by the side of the overlay they come from."""
     reviews = Overlay(Review).filter(product_id__in=set(product_ids))
-    return {"local": list(reviews.local()), "snapshot": list(reviews.snapshot())}
+    return {"local": reviews.local(), "snapshot": reviews.snapshot()}
 
 
 def review_stats(product_ids) -> dict[int, ReviewStats]:

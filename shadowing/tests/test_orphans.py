@@ -43,3 +43,34 @@ class OverlayOrphanTests(SnapshotTestCase):
         )
         self.assertEqual(on_snapshot.count(), len(self.snapshot_reviews))  # untouched
         call_command("find_orphans", stdout=StringIO())  # passes now
+
+
+class ResetAfterSweepTests(SnapshotTestCase):
+    """A snapshot orphan removed by the sweep is buried as its product's delete
+    would have buried it: resetting products brings it back with them."""
+
+    def test_resetting_products_brings_back_every_review_of_a_deleted_one(self):
+        product = Overlay(Product).get(name="Snap 1")
+        key = product.pk
+        texts = {r.text for r in Overlay(Review).filter(product_id=key)}
+        product.delete()  # its snapshot reviews are buried with it
+        # Production gets a review of it; the developer takes a new snapshot.
+        Review.objects.using("production").create(product_id=key, text="Newer")
+        self.addCleanup(Review.objects.using("production").filter(text="Newer").delete)
+        call_command("take_snapshot", stdout=StringIO())
+        call_command("find_orphans", "--delete", stdout=StringIO())  # buries it
+        self.assertFalse(Overlay(Review).filter(product_id=key).exists())
+        call_command("shadow_reset", "products.product", stdout=StringIO())
+        self.assertTrue(Overlay(Product).filter(pk=key).exists())
+        back = {r.text for r in Overlay(Review).filter(product_id=key)}
+        self.assertEqual(back, texts | {"Newer"})
+
+    def test_reviews_of_a_deleted_user_are_kept(self):
+        from django.contrib.auth import get_user_model
+
+        author = get_user_model().objects.create_user("leaving")
+        product = Overlay(Product).get(name="Snap 2")
+        review = Review.objects.create(product_id=product.pk, author_id=author.pk)
+        author.delete()
+        call_command("find_orphans", "--delete", stdout=StringIO())
+        self.assertTrue(Overlay(Review).filter(pk=review.pk).exists())

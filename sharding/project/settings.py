@@ -37,6 +37,8 @@ DATABASE_ROUTERS = ["project.router.ShardRouter"]
 # A write refused while its logical shard moves: 503, try again, on any page.
 MIDDLEWARE = [*MIDDLEWARE, "project.middleware.ShardMovingMiddleware"]
 REVIEW_ID_ALLOCATOR = "project.ids.assign_ids"
+# Orphan reviews are looked for in the rows each shard owns (find_orphans).
+ORPHAN_SWEEP = "project.orphans.ShardSweep"
 # Each process re-reads the shard map's version at most this often. After
 # switching logical shards, rebalance waits the grace before deleting them
 # from their old databases: a statement routed with the old map until then

@@ -4,11 +4,16 @@ from io import StringIO
 
 from django.core import checks
 from django.core.management import CommandError, call_command
-from django.test import TestCase
+from django.test import TestCase, TransactionTestCase
 
+from project import lease, rebalance, shardmap
+from project.models import ShardMove
+from project.shardkeys import logical_shard
 from project.shardmap import shard_for_product
 from reviewsite.reviews.models import Review
 from reviewsite.testing import make_product, make_review, raw_count
+
+MISSING = 424242
 
 
 class ShardOrphanTests(TestCase):
@@ -28,3 +33,33 @@ class ShardOrphanTests(TestCase):
         call_command("find_orphans", "--delete", stdout=StringIO())
         self.assertEqual(raw_count(shard, Review, text="Orphan"), 0)
         self.assertEqual(Review.objects.filter(pk=kept.pk).count(), 1)
+
+
+class SweepDuringAMoveTests(TransactionTestCase):
+    """Switched, in the grace before the source's rows are deleted (source
+    frozen, target owned): the orphan is on both databases."""
+
+    databases = "__all__"
+
+    def setUp(self):
+        Review.objects.create(product_id=MISSING, text="Orphan")
+        logical = logical_shard(MISSING)
+        self.source = shardmap.alias_of(logical)
+        self.target = next(a for a in shardmap.configured() if a != self.source)
+        self.move = ShardMove.objects.create(
+            logical=logical, source=self.source, target=self.target
+        )
+        self.lease = lease.Lease()
+        self.lease.acquire()
+        self.addCleanup(self.lease.release)
+        rebalance.copy(self.move, self.lease)
+        rebalance.switch(self.move, self.lease)
+        rebalance.open_target(self.move, self.lease)
+
+    def test_the_orphan_is_counted_once_and_removed_where_it_is_owned(self):
+        with self.assertRaisesMessage(CommandError, "Found 1 orphan reviews"):
+            call_command("find_orphans", stdout=StringIO())
+        call_command("find_orphans", "--delete", stdout=StringIO())
+        self.assertEqual(raw_count(self.target, Review), 0)
+        rebalance.delete_source(self.move, self.lease)  # the move still ends
+        self.assertEqual(raw_count(self.source, Review), 0)

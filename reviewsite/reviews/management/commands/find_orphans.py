@@ -1,10 +1,13 @@
-"""``manage.py find_orphans``: reviews whose product or author is gone.
+"""``manage.py find_orphans``: reviews whose product is gone.
 
 Lists them and exits with 1 when there are any, so that it can run from cron
-or CI; ``--delete`` removes them (and exits with 0 once they are gone).
+or CI; ``--delete`` removes them (and exits with 0 once they are all gone).
+Reviews whose author is gone are counted, and kept: the site shows them as
+written by "a deleted user".
 """
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from reviewsite.reviews.orphans import Orphans, sweep
 
@@ -12,7 +15,7 @@ SHOWN = 20  # reviews listed per place; the count says the rest
 
 
 class Command(BaseCommand):
-    help = "List reviews whose product or author is gone (--delete removes them)."
+    help = "List reviews whose product is gone (--delete removes them)."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -21,32 +24,48 @@ class Command(BaseCommand):
 
     def handle(self, *args, delete, **options):
         orphan_sweep = sweep()
-        found = orphan_sweep.find()
-        total = sum(orphans.reviews.count() for orphans in found)
-        for orphans in found:
-            self.list(orphans)
-        if not found:
-            self.stdout.write("Found no orphan reviews.")
-        elif delete:
-            deleted = sum(orphan_sweep.remove(orphans) for orphans in found)
-            self.stdout.write(f"Done: deleted {deleted} orphan reviews.")
-        else:
+        left, failed = 0, []
+        for orphans in orphan_sweep.find():
+            count = self.report(orphans)
+            if count and delete:
+                try:
+                    removed = orphan_sweep.remove(orphans)
+                except DatabaseError as error:  # down, or refusing (a move)
+                    failed.append(f"{orphans.place}: {error}")
+                    left += count
+                else:
+                    self.stdout.write(f"  deleted {removed} orphan reviews")
+            else:
+                left += count
+        if failed:
             raise CommandError(
-                f"Found {total} orphan reviews: run with --delete to remove them.",
+                f"Could not delete in {'; '.join(failed)}. Run again later.",
                 returncode=1,
             )
-
-    def list(self, orphans: Orphans) -> None:
-        count = orphans.reviews.count()
-        self.stdout.write(f"{orphans.place}: {count} orphan reviews")
-        for review in orphans.reviews.order_by("pk")[:SHOWN]:
-            lacks = []
-            if review.product_id in orphans.missing_products:
-                lacks.append(f"product #{review.product_id} is missing")
-            if review.author_id in orphans.missing_authors:
-                lacks.append(f"author #{review.author_id} is missing")
-            self.stdout.write(
-                f"  review {review.pk}: {', '.join(lacks)}: {review.text[:40]!r}"
+        if left:
+            raise CommandError(
+                f"Found {left} orphan reviews: run with --delete to remove them.",
+                returncode=1,
             )
-        if count > SHOWN:
-            self.stdout.write(f"  ... and {count - SHOWN} more")
+        self.stdout.write("No orphan reviews left.")
+
+    def report(self, orphans: Orphans) -> int:
+        """One line per place, and the first orphans; returns their count."""
+        count = orphans.count()
+        kept = orphans.by_deleted_users()
+        if not (count or kept):
+            return 0
+        self.stdout.write(
+            f"{orphans.place}: {count} orphan reviews; {kept} by deleted users (kept)"
+        )
+        shown = 0
+        for batch in orphans.batches():
+            for review in batch.order_by("pk")[: SHOWN - shown]:
+                self.stdout.write(
+                    f"  review {review.pk}: product #{review.product_id} is "
+                    f"missing: {review.text[:40]!r}"
+                )
+                shown += 1
+        if count > shown:
+            self.stdout.write(f"  ... and {count - shown} more")
+        return count
