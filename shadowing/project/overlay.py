@@ -10,7 +10,6 @@ hidden as soon as its key has a local row or a tombstone.
 import bisect
 import functools
 import json
-import os
 from itertools import groupby
 
 from django.conf import settings
@@ -516,26 +515,27 @@ class Hidden:
         return bisect.bisect_left(self.positions, sort_key(self.ordering)(row))
 
 
-# (snapshot file, query, keys) -> the rows the keys hide; the last few.
+# (snapshot identity, query, keys) -> the rows the keys hide; the last few.
 HIDDEN: dict[tuple, Hidden] = {}
 
 
 def hidden_rows(matching, ordering: list[str]) -> Hidden:
     """The ``matching`` snapshot rows that the shadowed keys hide, with their
     sort values: a lookup per key, 10 ms for 8,000 keys over a million rows.
-    The snapshot never changes in place (take_snapshot swaps in another file),
-    so the rows for the same file, query and keys are kept: the first page
+    The snapshot never changes in place (take_snapshot swaps in another file,
+    with another identity), so the rows for the same snapshot, query and keys
+    are kept: the first page
     after a local change asks the snapshot, the next ones do not."""
     keys = shadowed(matching.model)
     if keys is None:
         return Hidden([], ordering)
     names = dict.fromkeys([*(sort_name(field) for field in ordering), "pk"])
     query = matching.filter(pk__in=keys).order_by().values_list(*names, named=True)
-    opened = opened_snapshot_file()
-    if opened is None:  # not SQLite, or not known which file it reads
+    identity = snapshot_identity()
+    if identity is None:  # not known which snapshot it reads
         return Hidden(list(query), ordering)
     sql, params = query.query.sql_with_params()
-    key = (opened, *ordering, sql, *params)
+    key = (identity, *ordering, sql, *params)
     if (hidden := HIDDEN.get(key)) is None:
         hidden = HIDDEN[key] = Hidden(list(query), ordering)
         while len(HIDDEN) > 16:
@@ -545,39 +545,31 @@ def hidden_rows(matching, ordering: list[str]) -> Hidden:
 
 def local_version() -> tuple | None:
     """The local connection and how many rows it has changed, on SQLite
-    (None elsewhere): what hidden rows read before it stays true for."""
+    (None elsewhere): what hidden rows read before it stays true for. The
+    connection object itself, not its id(): a new one may get the same id."""
     connection = connections[LOCAL].connection
     if connections[LOCAL].vendor != "sqlite" or connection is None:
         return None
-    return (id(connection), connection.total_changes)
+    return (connection, connection.total_changes)
 
 
-def opened_snapshot_file() -> tuple | None:
-    """Which snapshot file the snapshot connection reads, if known: opened
-    here, with the path naming the same file just before and just after
-    (take_snapshot renames a new file over it: a connection opened earlier
-    still reads the old one)."""
+def snapshot_identity() -> int | None:
+    """Which snapshot the snapshot connection reads, from the snapshot itself
+    (take_snapshot stamps it in the header); None if unknown (not SQLite, or
+    not stamped). Read once per connection, as Django reads its pragmas when
+    it connects: an open SQLite connection reads one file all its life, and a
+    new snapshot put in place is opened first (reviewsite/copies)."""
     connection = connections[SNAPSHOT]
     if connection.vendor != "sqlite":
         return None
-    if connection.connection is None:
-        from project.management.commands.take_snapshot import sqlite_file
-
-        path = sqlite_file(SNAPSHOT)
-        before = file_identity(path)
-        connection.ensure_connection()
-        if before is not None and before == file_identity(path):
-            connection.shadow_file = (id(connection.connection), before)
-    opened, identity = getattr(connection, "shadow_file", (None, None))
-    return identity if opened == id(connection.connection) else None
-
-
-def file_identity(path) -> tuple | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    opened = connection.connection
+    known = getattr(connection, "snapshot_identity", (None, None))
+    if known[0] is not opened:  # the object itself: an id() may be reused
+        (identity,) = opened.execute("PRAGMA user_version").fetchone()
+        known = connection.snapshot_identity = (opened, identity or None)
+    return known[1]
 
 
 def hidden_keys(model, keys: list[int]) -> set[int]:

@@ -3,8 +3,10 @@ snapshot that no write ever reaches."""
 
 import json
 from decimal import Decimal
+from io import StringIO
 
 from django.conf import settings
+from django.core.management import call_command
 from django.db import DatabaseError, connections
 from django.test import override_settings
 from django.urls import reverse
@@ -416,10 +418,9 @@ class OverlayCostTests(SnapshotTestCase):
         if connections["snapshot"].vendor == "sqlite":
             self.assertIn("SEARCH", plan)
 
-    @on_sqlite_only  # the file's identity keys the memo
+    @on_sqlite_only  # the snapshot's stamped identity keys the memo
     def test_the_hidden_count_is_kept_until_the_keys_or_the_snapshot_change(self):
         self.change_reviews()
-        connections["snapshot"].close()  # opened by the overlay: file known
         self.assertEqual(Overlay(Review).count(), 12)
         with self.assertNumQueries(1, using="snapshot"):  # the table's count
             self.assertEqual(Overlay(Review).count(), 12)
@@ -431,6 +432,49 @@ class OverlayCostTests(SnapshotTestCase):
         publish()
         self.assertEqual(Overlay(Review).count(), len(list(Overlay(Review))))
         self.assertNotEqual(Overlay(Review).count(), 11)
+
+
+class NewSnapshotTests(SnapshotTestCase):
+    """The memo of hidden rows never outlives its snapshot, however the
+    connection that reads it was opened or reused."""
+
+    @on_sqlite_only
+    def test_a_new_snapshot_under_a_reopened_connection_is_counted_afresh(self):
+        reviews = list(Overlay(Review).order_by("pk"))
+        buried = [review.pk for review in reviews[:3]]
+        for review in reviews[:3]:
+            review.delete()  # three snapshot rows hidden by tombstones
+        self.assertEqual(Overlay(Review).count(), 9)  # the memo is filled
+        # Production loses two of them, and the developer takes a new snapshot:
+        # the same tombstones now hide one row, not three.
+        production = Review.objects.using("production")
+        saved = list(production.filter(pk__in=buried[:2]))
+        production.filter(pk__in=buried[:2]).delete()
+        self.addCleanup(production.bulk_create, saved)
+        call_command("take_snapshot", stdout=StringIO())
+        Product.objects.using("snapshot").count()  # reopened by a plain query
+        self.assertEqual(raw_count("snapshot", Review), 10)
+        self.assertEqual(Overlay(Review).count(), 9)
+        page = list(Overlay(Review).order_by("pk")[0:20])
+        self.assertEqual(len(page), 9)
+        self.assertFalse(set(buried) & {review.pk for review in page})
+
+
+class SnapshotIdentityTests(SnapshotTestCase):
+    @on_sqlite_only
+    def test_each_snapshot_names_itself_in_its_header_from_its_content(self):
+        from project.overlay import snapshot_identity
+
+        first = snapshot_identity()
+        self.assertIsNotNone(first)
+        call_command("take_snapshot", stdout=StringIO())
+        self.assertEqual(snapshot_identity(), first)  # the same content
+        production = Review.objects.using("production")
+        saved = production.first()
+        production.filter(pk=saved.pk).delete()
+        self.addCleanup(production.bulk_create, [saved])
+        call_command("take_snapshot", stdout=StringIO())
+        self.assertNotEqual(snapshot_identity(), first)
 
 
 def lists_keys(sql: str) -> bool:
