@@ -14,6 +14,7 @@ import psycopg
 from django.core.management.base import CommandError
 from django.db import connections
 
+from project.anonymize import personal_values_left, watch_list
 from project.management.commands import take_snapshot as steps
 
 
@@ -21,17 +22,18 @@ def take_snapshot(seed: int) -> tuple[int, str]:
     production = connections["production"]
     snapshot = connections["snapshot"].settings_dict["NAME"]
     draft = f"{snapshot}_draft_{os.getpid()}"
-    emails = production_emails()
+    with connections["production"].cursor() as cursor:
+        production_values = watch_list(cursor)
     production.close()  # TEMPLATE needs production to itself
     connections["snapshot"].close()
     run_on_server(f"CREATE DATABASE {quote(draft)} TEMPLATE {quote(name(production))}")
     try:
         with connect(draft) as db:
             users = steps.anonymize(db, seed, "%s")
-            check_no_email_left(db, emails)
+            check_no_personal_value_left(db, production_values)
             steps.check_keys_below_local_range(db)
         with connect(draft, autocommit=True) as db:  # rewrite: no dead rows left
-            db.execute("VACUUM FULL auth_user, django_session, django_admin_log")
+            db.execute("VACUUM FULL")  # free text may have changed in any table
         run_on_server(f"DROP DATABASE IF EXISTS {quote(snapshot)} WITH (FORCE)")
         run_on_server(f"ALTER DATABASE {quote(draft)} RENAME TO {quote(snapshot)}")
         run_on_server(
@@ -42,21 +44,13 @@ def take_snapshot(seed: int) -> tuple[int, str]:
     return users, snapshot
 
 
-def production_emails() -> list[str]:
-    with connections["production"].cursor() as cursor:
-        cursor.execute("SELECT email FROM auth_user WHERE email <> ''")
-        return [row[0] for row in cursor.fetchall()]
-
-
-def check_no_email_left(db, emails: list[str]) -> None:
-    """Refuse the copy if any email of production is left in its users."""
-    (left,) = db.execute(
-        "SELECT COUNT(*) FROM auth_user WHERE username = ANY(%s) OR email = ANY(%s)"
-        " OR first_name = ANY(%s) OR last_name = ANY(%s)",
-        [emails] * 4,
-    ).fetchone()
-    if left:
-        raise CommandError(f"{left} original email(s) remain in the snapshot.")
+def check_no_personal_value_left(db, production_values) -> None:
+    """Refuse the copy if any production name, username or email is left in
+    any of its text columns."""
+    if left := personal_values_left(db, production_values, "%s"):
+        raise CommandError(
+            f"{len(left)} personal value(s) of production remain in the snapshot."
+        )
 
 
 def run_on_server(sql: str) -> None:

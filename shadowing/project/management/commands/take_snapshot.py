@@ -15,10 +15,10 @@ from urllib.parse import unquote, urlparse
 
 from django.apps import apps
 from django.conf import settings
-from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
-from faker import Faker
+
+from project.anonymize import anonymize, personal_values_left, watch_list
 
 SIDECARS = ["-journal", "-wal", "-shm"]
 
@@ -65,6 +65,7 @@ class Command(BaseCommand):
             copy(production, draft)
             users = anonymize_file(draft, seed)
             check_no_email_left(production, draft)
+            check_no_personal_value_left(production, draft)
             with sqlite3.connect(draft) as db:
                 check_keys_below_local_range(db)
                 stamp_identity(db, draft)
@@ -113,32 +114,17 @@ def anonymize_file(path: Path, seed: int) -> int:
     return users
 
 
-def anonymize(db, seed: int, mark: str) -> int:
-    """Names and emails made up (the same for the same seed), passwords
-    unusable, sessions and the admin's log dropped. ``db`` is a DB-API
-    connection in a transaction (sqlite3 or psycopg; ``mark``: its placeholder)."""
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
-    ids = [row[0] for row in db.execute("SELECT id FROM auth_user ORDER BY id")]
-    update = (
-        "UPDATE auth_user SET username = ?, email = ?, first_name = ?,"
-        " last_name = ?, password = ?, last_login = NULL WHERE id = ?"
-    ).replace("?", mark)
-    for user_id in ids:
-        db.execute(
-            update,
-            [
-                f"reviewer{user_id}",
-                f"reviewer{user_id}@example.invalid",
-                fake.first_name(),
-                fake.last_name(),
-                UNUSABLE_PASSWORD_PREFIX + fake.pystr(40, 40),  # as Django's
-                user_id,
-            ],
+def check_no_personal_value_left(production: Path, draft: Path) -> None:
+    """Refuse the copy if any production name, username or email is left in
+    any of its text columns (a review signed with a real name)."""
+    with sqlite3.connect(production) as prod, sqlite3.connect(draft) as db:
+        left = personal_values_left(db, watch_list(prod), "?")
+    prod.close()
+    db.close()
+    if left:
+        raise CommandError(
+            f"{len(left)} personal value(s) of production remain in the snapshot."
         )
-    db.execute("DELETE FROM django_session")
-    db.execute("DELETE FROM django_admin_log")
-    return len(ids)
 
 
 def check_no_email_left(production: Path, snapshot: Path) -> None:
