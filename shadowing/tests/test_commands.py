@@ -147,8 +147,9 @@ class TakeSnapshotTests(SnapshotTestCase):
         first = snapshot_sha256()
         run("take_snapshot", "--seed", "1")
         self.assertEqual(snapshot_sha256(), first)
-        folder = sqlite_file("snapshot").parent
-        self.assertEqual(list(folder.glob("*.draft")), [])  # no copy left behind
+        snapshot = sqlite_file("snapshot")  # in a folder other runs share
+        drafts = snapshot.parent.glob(snapshot.name + ".*.draft")
+        self.assertEqual(list(drafts), [])  # no copy left behind
 
     @on_sqlite_only  # a file's bytes
     def test_no_personal_data_is_left_anywhere_in_the_file(self):
@@ -228,6 +229,44 @@ class StatusAndResetTests(SnapshotTestCase):
         run("shadow_reset", "products.product")
         self.assertEqual(Overlay(Review).filter(product_id=key).count(), 2)
         self.assertFalse(Tombstone.objects.exists())
+
+    def test_a_dry_run_lists_rows_tombstones_and_cascades_and_changes_nothing(self):
+        from django.contrib.admin.models import CHANGE, LogEntry
+
+        User = get_user_model()
+        local = User.objects.create_user("local-admin")
+        LogEntry.objects.create(user=local, action_flag=CHANGE, object_repr="x")
+        out = run("shadow_reset", "auth.user", "--dry-run")
+        self.assertIn("auth.user: would drop 1 local row(s)", out)
+        self.assertIn("1 admin.logentry by cascade", out)
+        self.assertIn("Dry run: nothing changed.", out)
+        self.assertTrue(User.objects.filter(pk=local.pk).exists())
+        self.assertEqual(LogEntry.objects.count(), 1)
+        out = run("shadow_reset", "auth.user")
+        self.assertIn("1 admin.logentry by cascade", out)
+        self.assertEqual(LogEntry.objects.count(), 0)
+
+    def test_resetting_reviews_while_their_product_is_deleted_needs_force(self):
+        product = Overlay(Product).get(name="Snap 1")
+        key = product.pk
+        product.delete()  # it and its two reviews are buried
+        with self.assertRaisesMessage(
+            CommandError, "2 review(s) without their product"
+        ):
+            run("shadow_reset", "reviews.review")
+        self.assertFalse(Overlay(Review).filter(product_id=key).exists())  # as it was
+        run("shadow_reset", "reviews.review", "--force")
+        self.assertEqual(Overlay(Review).filter(product_id=key).count(), 2)
+
+    def test_dropping_a_local_product_with_local_reviews_needs_force(self):
+        added = Product.objects.create(name="Brand new", price=Decimal("3"))
+        Review.objects.create(product_id=added.pk, text="Of the new one")
+        with self.assertRaisesMessage(
+            CommandError, "1 review(s) without their product"
+        ):
+            run("shadow_reset", "products.product")
+        self.assertTrue(Product.objects.filter(pk=added.pk).exists())
+        run("shadow_reset", "products.product", "reviews.review")  # both: fine
 
     def test_reset_refuses_an_unknown_model(self):
         with self.assertRaisesMessage(CommandError, "Unknown model(s) shop.thing"):

@@ -6,6 +6,8 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.deletion import Collector
 from django.db.models.signals import post_delete
 
 from project.models import Tombstone
@@ -16,28 +18,82 @@ from reviewsite.reviews.signals import delete_reviews_of_deleted_product
 
 class Command(BaseCommand):
     help = (
-        "Drop the local rows and tombstones of shadowed models: back to the snapshot."
+        "Drop the local rows and tombstones of shadowed models: back to the "
+        "snapshot. Says what goes first; --dry-run stops there."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "models", nargs="*", help="e.g. reviews.review; all if none"
         )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="List what would go; change nothing."
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Reset even if reviews would be left without their product.",
+        )
 
-    def handle(self, *args, models, **options):
+    def handle(self, *args, models, dry_run, force, **options):
         known = list(settings.SHADOW_MODELS)
         labels = [label.lower() for label in models] or known
         if unknown := [label for label in labels if label not in known]:
             raise CommandError(
                 f"Unknown model(s) {', '.join(unknown)}; use {', '.join(known)}."
             )
+        verb = "would drop" if dry_run else "dropping"
+        for label in labels:
+            self.stdout.write(f"{label}: {verb} {describe(label)}")
+        if (orphans := orphaned_by(labels)) and not force:
+            raise CommandError(
+                f"This reset would leave {orphans} review(s) without their product "
+                "(reset products.product and reviews.review together, or --force)."
+            )
+        if dry_run:
+            self.stdout.write("Dry run: nothing changed.")
+            return
         with transaction.atomic(using=LOCAL):
             for label in labels:
-                rows = drop_local_rows(apps.get_model(label))
-                dead = forget_deletions(label)
-                self.stdout.write(
-                    f"{label}: dropped {rows} local row(s), {dead} deletion(s)"
-                )
+                drop_local_rows(apps.get_model(label))
+                forget_deletions(label)
+        self.stdout.write(f"Done: {', '.join(labels)} back to the snapshot.")
+
+
+def describe(label: str) -> str:
+    """The local rows of a model, what a delete of them takes along (Django's
+    cascades, in the local database), and its tombstones."""
+    model = apps.get_model(label)
+    collector = Collector(using=LOCAL)
+    with without_side_effects():
+        collector.collect(model._default_manager.using(LOCAL).all())
+    counts = {m._meta.label_lower: len(rows) for m, rows in collector.data.items()}
+    for queryset in collector.fast_deletes:
+        name = queryset.model._meta.label_lower
+        counts[name] = counts.get(name, 0) + queryset.count()
+    rows = counts.pop(label, 0)
+    cascades = ", ".join(f"{n} {name} by cascade" for name, n in counts.items() if n)
+    return f"{rows} local row(s), {deletions(label).count()} deletion(s)" + (
+        f"; with them {cascades}" if cascades else ""
+    )
+
+
+def orphaned_by(labels: list[str]) -> int:
+    """Reviews a reset of ``labels`` would leave without their product: those
+    buried with a product that stays deleted, and the local reviews of a
+    product that was added locally and is dropped."""
+    products, reviews = "products.product" in labels, "reviews.review" in labels
+    if products == reviews:
+        return 0
+    if reviews:  # tombstones of reviews forgotten; their products stay buried
+        buried = Tombstone.objects.using(LOCAL).filter(model="products.product")
+        causes = [f"products.product {key}" for key in buried.values_list(
+            "object_id", flat=True)]  # fmt: skip
+        return deletions("reviews.review").filter(cause__in=causes).count()
+    from reviewsite.reviews.models import Review
+
+    added = Product.objects.using(LOCAL).filter(pk__gte=settings.LOCAL_ID_START)
+    return Review.objects.using(LOCAL).filter(product_id__in=added).count()
 
 
 def drop_local_rows(model) -> int:
@@ -62,10 +118,12 @@ def without_side_effects():
             post_delete.connect(handler, sender=sender)
 
 
-def forget_deletions(label: str) -> int:
+def deletions(label: str):
     """The model's tombstones, and those of rows that went with its rows."""
-    deleted, _ = Tombstone.objects.using(LOCAL).filter(model=label).delete()
-    gone_with, _ = (
-        Tombstone.objects.using(LOCAL).filter(cause__startswith=f"{label} ").delete()
+    return Tombstone.objects.using(LOCAL).filter(
+        Q(model=label) | Q(cause__startswith=f"{label} ")
     )
-    return deleted + gone_with
+
+
+def forget_deletions(label: str) -> int:
+    return deletions(label).delete()[0]
