@@ -16,8 +16,13 @@ month), is_staff and is_superuser (off: a developer makes a local admin).
 Dropped: sessions and the admin's log.
 """
 
+import functools
+import hashlib
 import re
+import unicodedata
+from collections import defaultdict
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from django.apps import apps
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
@@ -28,88 +33,92 @@ BATCH = 2000  # rows read and rewritten at a time
 SHORTEST = 2  # a single letter is no name worth looking for
 
 
-# A candidate: a run of word characters, with the punctuation usernames and
-# emails may hold inside them.
-TOKEN = re.compile(r"[\w.@+-]+")
 WORD = re.compile(r"\w+")
-EDGES = ".@+-"
+APOSTROPHES = "'\u2019"
 
 
 @dataclass
 class Pseudonyms:
-    """Production's personal values, and what replaces each of them: names
-    in their exact case, usernames and emails in any case. Text is cut into
-    words and each is looked up, so the cost does not grow with the number of
-    users (a regular expression of thousands of alternatives did)."""
+    """Production's personal values, and what replaces each of them: names in
+    their case (and capitalized), usernames and emails in any case, each also
+    as it may be written (a curly apostrophe, an email in a URL as %40).
 
-    by_value: dict[str, str]  # names, exact case
-    by_lower: dict[str, str]  # usernames and emails, any case
+    A text is searched only for the values whose first word it holds (one
+    scan in C): most texts hold none. The few it may hold become one small
+    expression, matched as whole words, anywhere (inside a longer token too:
+    "ada.lovelace" in "ada.lovelace@gmail.com")."""
+
+    by_value: dict[str, str]  # names
+    by_lower: dict[str, str]  # usernames and emails, lowercased
 
     def __post_init__(self) -> None:
-        # A value that is not one token (a name with a space): a small
-        # expression of its own, whole words only.
-        names = [v for v in self.by_value if not single_token(v)]
-        folded = [v for v in self.by_lower if not single_token(v)]
-        alternatives = [*map(re.escape, names)]
-        if folded:
-            alternatives.append("(?i:" + "|".join(map(re.escape, folded)) + ")")
-        self.odd = alternatives and re.compile(
-            r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)"
-        )
-        # The first word of every value (a text that holds a value holds its
-        # first word): most texts hold none, and are passed over after a scan
-        # or two in C.
-        self.name_words = {first_word(name) for name in self.by_value}
-        self.folded_words = {first_word(value).lower() for value in self.by_lower}
+        self.index = defaultdict(set)  # a first word, lowercased -> values
+        self.replacements = {}
+        for name, new in self.by_value.items():
+            for variant in spellings(name):
+                self.add(variant, new, any_case=False)
+        for value, new in self.by_lower.items():
+            for variant, replacement in [(value, new), *in_urls(value, new)]:
+                self.add(variant, replacement, any_case=True)
 
-    def may_hold(self, text: str) -> bool:
-        return not (
-            self.name_words.isdisjoint(WORD.findall(text))
-            and self.folded_words.isdisjoint(WORD.findall(text.lower()))
-        )
+    def add(self, value: str, new: str, any_case: bool) -> None:
+        value = unicodedata.normalize("NFC", value)
+        self.index[first_word(value).lower()].add((value, any_case))
+        self.replacements.setdefault(value.lower() if any_case else value, new)
 
-    def lookup(self, word: str) -> str | None:
-        return self.by_value.get(word) or self.by_lower.get(word.lower())
+    def expression(self, text: str) -> re.Pattern | None:
+        words = set(WORD.findall(text.lower()))
+        held = frozenset(
+            v for word in words & self.index.keys() for v in self.index[word]
+        )
+        return held and expression(held)
 
     def sub(self, text: str) -> str:
         """``text`` with every personal value replaced by its pseudonym."""
-        if not self.may_hold(text):
+        normal = unicodedata.normalize("NFC", text)
+        if not (pattern := self.expression(normal)):
             return text
 
-        def token(match: re.Match) -> str:
-            whole = match.group(0)
-            core = whole.strip(EDGES)
-            if core and (new := self.by_lower.get(core.lower())) is not None:
-                return whole.replace(core, new, 1)
-            return WORD.sub(lambda w: self.lookup(w.group(0)) or w.group(0), whole)
+        def replace(match: re.Match) -> str:
+            found = match.group(0)
+            return self.replacements.get(found) or self.replacements[found.lower()]
 
-        text = TOKEN.sub(token, text)
-        if self.odd:
-            text = self.odd.sub(lambda m: self.lookup(m.group(0)) or m.group(0), text)
-        return text
+        return pattern.sub(replace, normal)
 
     def found(self, text: str) -> set[str]:
-        """The personal values in ``text``."""
-        found = set()
-        if not self.may_hold(text):
-            return found
-        for match in TOKEN.finditer(text):
-            core = match.group(0).strip(EDGES)
-            if core.lower() in self.by_lower:
-                found.add(core)
-            found |= {w for w in WORD.findall(core) if self.lookup(w) is not None}
-        if self.odd:
-            found |= set(self.odd.findall(text))
-        return found
+        """The personal values in ``text``, also URL-encoded."""
+        normal = unicodedata.normalize("NFC", unquote(text))
+        pattern = self.expression(normal)
+        return set(pattern.findall(normal)) if pattern else set()
+
+
+@functools.lru_cache(maxsize=4096)
+def expression(values: frozenset) -> re.Pattern:
+    ordered = sorted(values, key=lambda item: len(item[0]), reverse=True)
+    parts = [
+        f"(?i:{re.escape(v)})" if any_case else re.escape(v) for v, any_case in ordered
+    ]
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
+
+
+def spellings(name: str) -> set[str]:
+    """A name as it may be written: as stored, capitalized, either apostrophe."""
+    forms = {name, name[:1].upper() + name[1:]}
+    return forms | {
+        f.translate(str.maketrans(APOSTROPHES, APOSTROPHES[::-1])) for f in forms
+    }
+
+
+def in_urls(value: str, new: str) -> list[tuple[str, str]]:
+    """An email inside a URL: its @ written %40."""
+    return (
+        [(value.replace("@", "%40"), new.replace("@", "%40"))] if "@" in value else []
+    )
 
 
 def first_word(value: str) -> str:
     words = WORD.findall(value)
     return words[0] if words else value
-
-
-def single_token(value: str) -> bool:
-    return TOKEN.fullmatch(value) is not None and value.strip(EDGES) == value
 
 
 USERS = "SELECT id, username, email, first_name, last_name FROM auth_user ORDER BY id"
@@ -127,9 +136,8 @@ def anonymize(db, seed: int, mark: str) -> int:
 
 
 def replace_users(db, users: list, seed: int, mark: str) -> Pseudonyms:
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
     names = {value for row in users for value in row[3:] if value}
+    prefix = free_prefix({row[1].lower() for row in users if row[1]})
     by_value, by_lower = {}, {}
     update = (
         "UPDATE auth_user SET username = ?, email = ?, first_name = ?,"
@@ -137,11 +145,15 @@ def replace_users(db, users: list, seed: int, mark: str) -> Pseudonyms:
         " is_superuser = ? WHERE id = ?"
     ).replace("?", mark)
     for user_id, username, email, first, last in users:
+        # Each user's own draws, from the seed and the id: one user's names
+        # never shift another's, and skipping a production name tells little.
+        fake = Faker("en_US")
+        fake.seed_instance(digest(seed, user_id))
         new = [
-            f"reviewer{user_id}",
-            f"reviewer{user_id}@example.invalid",
-            made_up(fake.first_name, names),
-            made_up(fake.last_name, names),
+            f"{prefix}{user_id}",
+            f"{prefix}{user_id}@example.invalid",
+            made_up(fake.first_name, names, f"First{user_id}"),
+            made_up(fake.last_name, names, f"Last{user_id}"),
         ]
         for value, pseudonym in [(username, new[0]), (email, new[1])]:
             if value and len(value) >= SHORTEST:
@@ -149,7 +161,8 @@ def replace_users(db, users: list, seed: int, mark: str) -> Pseudonyms:
         for value, pseudonym in [(first, new[2]), (last, new[3])]:
             if value and len(value) >= SHORTEST:
                 by_value.setdefault(value, pseudonym)
-        password = UNUSABLE_PASSWORD_PREFIX + fake.pystr(40, 40)  # as Django's
+        # Unusable, as Django's: "!" and characters that tell nothing.
+        password = UNUSABLE_PASSWORD_PREFIX + f"{digest(seed, user_id, 'pw'):040x}"
         db.execute(update, [*new, password, False, False, user_id])
     month = (
         "strftime('%Y-%m-01 00:00:00', date_joined)"
@@ -160,16 +173,33 @@ def replace_users(db, users: list, seed: int, mark: str) -> Pseudonyms:
     return Pseudonyms(by_value, by_lower)
 
 
-def made_up(make, taken: set[str]) -> str:
-    """A made-up name that is no production name (the scan would find it)."""
-    while (name := make()) in taken:
-        pass
-    return name
+def digest(*parts) -> int:
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:20], "big")
+
+
+def free_prefix(usernames: set[str]) -> str:
+    """``reviewer``, unless a production username is already reviewerN."""
+    prefix = "reviewer"
+    while any(re.fullmatch(re.escape(prefix) + r"\d+", name) for name in usernames):
+        prefix += "-x"
+    return prefix
+
+
+def made_up(make, taken: set[str], fallback: str) -> str:
+    """A made-up name that is no production name (the check would find it);
+    after a few tries, a plain one (every Faker name may be taken)."""
+    for _ in range(20):
+        if (name := make()) not in taken:
+            return name
+    return fallback
 
 
 def scrub_text(db, pseudonyms: Pseudonyms, mark: str) -> None:
-    """Every personal value found in any text column, replaced."""
+    """Every personal value found in any text column, replaced (auth_user's
+    own were replaced above: its new usernames must stay as they are)."""
     for table, key, columns in text_columns(db, mark):
+        if table == "auth_user":
+            continue
         for row in rows_of(db, table, key, columns, mark):
             new = [pseudonyms.sub(v) if v else v for v in row[1:]]
             if new != list(row[1:]):

@@ -10,6 +10,7 @@ hidden as soon as its key has a local row or a tombstone.
 import bisect
 import functools
 import json
+import threading
 from itertools import groupby
 
 from django.conf import settings
@@ -517,6 +518,7 @@ class Hidden:
 
 # (snapshot identity, query, keys) -> the rows the keys hide; the last few.
 HIDDEN: dict[tuple, Hidden] = {}
+HIDDEN_LOCK = threading.Lock()
 
 
 def hidden_rows(matching, ordering: list[str]) -> Hidden:
@@ -534,12 +536,18 @@ def hidden_rows(matching, ordering: list[str]) -> Hidden:
     identity = snapshot_identity()
     if identity is None:  # not known which snapshot it reads
         return Hidden(list(query), ordering)
+    opened = connections[SNAPSHOT].connection
     sql, params = query.query.sql_with_params()
     key = (identity, *ordering, sql, *params)
-    if (hidden := HIDDEN.get(key)) is None:
-        hidden = HIDDEN[key] = Hidden(list(query), ordering)
-        while len(HIDDEN) > 16:
-            del HIDDEN[next(iter(HIDDEN))]
+    with HIDDEN_LOCK:  # a server's threads share it
+        if (hidden := HIDDEN.get(key)) is not None:
+            return hidden
+    hidden = Hidden(list(query), ordering)
+    if connections[SNAPSHOT].connection is opened:  # read from that snapshot
+        with HIDDEN_LOCK:
+            HIDDEN[key] = hidden
+            while len(HIDDEN) > 16:
+                HIDDEN.pop(next(iter(HIDDEN)))
     return hidden
 
 

@@ -34,6 +34,7 @@ def take_snapshot(seed: int) -> tuple[int, str]:
             steps.check_keys_below_local_range(db)
         with connect(draft, autocommit=True) as db:  # rewrite: no dead rows left
             db.execute("VACUUM FULL")  # free text may have changed in any table
+            forget_statistics(db)
         run_on_server(f"DROP DATABASE IF EXISTS {quote(snapshot)} WITH (FORCE)")
         run_on_server(f"ALTER DATABASE {quote(draft)} RENAME TO {quote(snapshot)}")
         run_on_server(
@@ -42,6 +43,17 @@ def take_snapshot(seed: int) -> tuple[int, str]:
     finally:
         run_on_server(f"DROP DATABASE IF EXISTS {quote(draft)} WITH (FORCE)")
     return users, snapshot
+
+
+def forget_statistics(db) -> None:
+    """The planner's statistics came with the TEMPLATE copy: production's most
+    common values and histogram bounds (usernames, emails, names, review
+    texts), readable by anyone in pg_stats. Dropped, then gathered afresh from
+    the anonymized rows. (Deleting from pg_statistic takes a superuser, as
+    CREATE DATABASE ... TEMPLATE of another's database does.)"""
+    db.execute("DELETE FROM pg_statistic")
+    db.execute("DELETE FROM pg_statistic_ext_data")
+    db.execute("ANALYZE")
 
 
 def check_no_personal_value_left(db, production_values) -> None:

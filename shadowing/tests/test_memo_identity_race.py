@@ -1,0 +1,57 @@
+"""The identity is read before the rows: a new snapshot landing in between
+must not file the new rows under the old identity."""
+
+import threading
+from unittest import mock
+
+from django.core.management import call_command
+from django.db import connections
+
+from project import overlay
+from project.overlay import Overlay
+from reviewsite.products.models import Product
+from reviewsite.testing import on_sqlite_only
+
+from .helpers import SnapshotTestCase
+
+
+def take_snapshot_elsewhere():
+    """Another process's take_snapshot: its own connections."""
+
+    def go():
+        call_command("take_snapshot", stdout=open("/dev/null", "w"))  # noqa: SIM115
+        for alias in connections:
+            connections[alias].close()
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    thread.join()
+
+
+class IdentityRace(SnapshotTestCase):
+    @on_sqlite_only  # elsewhere nothing is remembered
+    def test_rows_are_memoized_under_the_identity_they_were_read_from(self):
+        copy = Overlay(Product).get(name="Snap 0")
+        copy.price += 1
+        copy.save()  # a local copy: its snapshot row is hidden
+        old = overlay.snapshot_identity()
+        Product.objects.using("production").filter(pk=copy.pk).update(name="Renamed")
+        real = overlay.snapshot_identity
+
+        def identity_then_new_snapshot():
+            identity = real()
+            take_snapshot_elsewhere()  # lands between the identity and the rows
+            return identity
+
+        with mock.patch.object(
+            overlay, "snapshot_identity", identity_then_new_snapshot
+        ):
+            Overlay(Product).order_by("name", "pk").count()
+        new = overlay.snapshot_identity()
+        self.assertNotEqual(old, new)  # the connection now reads the new file
+        stored = {
+            key[0]: [row.name for row in hidden.rows]
+            for key, hidden in overlay.HIDDEN.items()
+        }
+        # Never the new snapshot's row ("Renamed") under the old identity.
+        self.assertNotIn(["Renamed"], [v for k, v in stored.items() if k == old])
