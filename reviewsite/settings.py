@@ -7,6 +7,7 @@ its pattern is about: DATABASES, DATABASE_ROUTERS and PATTERN_NAME.
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -135,6 +136,13 @@ def read_only_uri(path) -> str:
     write, and a missing file is an error, not a new empty database. Made
     with as_uri(), so a path with "#", "?" or "%" in it stays one path."""
     return Path(path).resolve().as_uri() + "?mode=ro"
+
+
+def sqlite_path(name) -> Path:
+    """The file a SQLite NAME names: a path, or a ``file:...`` URI such as
+    read_only_uri() makes."""
+    name = str(name)
+    return Path(unquote(urlparse(name).path) if name.startswith("file:") else name)
 
 
 def read_only_database(alias: str, path: Path) -> dict:

@@ -43,8 +43,7 @@ class Orphans:
 
     def batches(self) -> Iterator[QuerySet]:
         """The orphans, a few hundred product ids per query."""
-        for start in range(0, len(self.missing_products), BATCH):
-            ids = self.missing_products[start : start + BATCH]
+        for ids in chunks(self.missing_products):
             yield self.stored.filter(product_id__in=ids)
 
     def count(self) -> int:
@@ -52,11 +51,10 @@ class Orphans:
 
     def by_deleted_users(self) -> int:
         """Reviews whose author is gone: shown as "a deleted user", kept."""
-        ids, total = self.missing_authors, 0
-        for start in range(0, len(ids), BATCH):
-            batch = ids[start : start + BATCH]
-            total += self.stored.filter(author_id__in=batch).count()
-        return total
+        return sum(
+            self.stored.filter(author_id__in=ids).count()
+            for ids in chunks(self.missing_authors)
+        )
 
 
 class Sweep:
@@ -95,9 +93,14 @@ class Sweep:
 
     def missing(self, model, ids: set[int]) -> list[int]:
         ordered, present = sorted(ids), set()
-        for start in range(0, len(ordered), BATCH):
-            present |= self.existing(model, ordered[start : start + BATCH])
+        for batch in chunks(ordered):
+            present |= self.existing(model, batch)
         return [key for key in ordered if key not in present]
+
+
+def chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), BATCH):
+        yield ids[start : start + BATCH]
 
 
 def distinct(reviews: QuerySet, column: str) -> set[int]:
@@ -120,7 +123,7 @@ def no_orphan_reviews(app_configs=None, databases=None, **kwargs) -> list:
     if not databases or not reviews_table_in(databases):
         return []  # not asked, or not migrated yet
     try:
-        found = [orphans for orphans in sweep().find(databases) if orphans.count()]
+        counted = [(orphans, orphans.count()) for orphans in sweep().find(databases)]
     except DatabaseError as error:
         return [
             Warning(
@@ -131,12 +134,13 @@ def no_orphan_reviews(app_configs=None, databases=None, **kwargs) -> list:
         ]
     return [
         Warning(
-            f"{orphans.count()} reviews in {orphans.place} belong to products "
+            f"{count} reviews in {orphans.place} belong to products "
             f"that do not exist (ids {orphans.missing_products[:5]}...).",
             hint="python manage.py find_orphans lists them; --delete removes them.",
             id="reviews.W001",
         )
-        for orphans in found
+        for orphans, count in counted
+        if count
     ]
 
 

@@ -4,10 +4,11 @@ through the site's own connection, by any path: SQLite refuses them itself."""
 import hashlib
 import unittest
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from django.db import DatabaseError, connections
 from django.test import TransactionTestCase
+
+from reviewsite.settings import sqlite_path
 
 
 def read_only_sqlite_aliases() -> list[str]:
@@ -17,10 +18,6 @@ def read_only_sqlite_aliases() -> list[str]:
         if connections[alias].vendor == "sqlite"
         and "mode=ro" in str(connections[alias].settings_dict["NAME"])
     ]
-
-
-def path_of(alias: str) -> Path:
-    return Path(unquote(urlparse(str(connections[alias].settings_dict["NAME"])).path))
 
 
 class ReadOnlyCopyTests(TransactionTestCase):
@@ -33,7 +30,7 @@ class ReadOnlyCopyTests(TransactionTestCase):
 
     def test_no_path_writes_a_copy(self):
         for alias in self.aliases:
-            path = path_of(alias)
+            path = sqlite_path(connections[alias].settings_dict["NAME"])
             before = hashlib.sha256(path.read_bytes()).hexdigest()
             writable = f"{path.resolve().as_uri()}?mode=rw"
             table = connections[alias].introspection.table_names()[0]

@@ -17,17 +17,16 @@ authorizer that refuses every write and every pragma that sets something.
 import os
 import sqlite3
 import weakref
-from urllib.parse import unquote, urlparse
 
 from django.db.backends.sqlite3 import base
+
+from reviewsite.settings import sqlite_path
 
 
 def file_identity(name) -> tuple[int, int] | None:
     """The file ``name`` (a path or a ``file:`` URI) leads to now; None if none."""
-    name = str(name)
-    path = unquote(urlparse(name).path) if name.startswith("file:") else name
     try:
-        info = os.stat(path)
+        info = os.stat(sqlite_path(name))
     except OSError:
         return None
     return info.st_dev, info.st_ino

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -31,7 +30,7 @@ from django.utils import timezone
 from project.models import Heartbeat
 from project.pinning import unpinned
 from project.replicas import PRIMARY
-from reviewsite.settings import read_only_uri
+from reviewsite.settings import read_only_uri, sqlite_path
 
 # The files SQLite keeps beside a database: they belong to one file, and must
 # never be found beside another one renamed to the same name.
@@ -47,8 +46,7 @@ def sqlite_file(alias: str) -> Path:
             f"{alias} is not SQLite: a real engine replicates by itself "
             "(PostgreSQL streaming replication); `replicate` is not needed."
         )
-    name = str(settings_dict["NAME"])
-    return Path(unquote(urlparse(name).path) if name.startswith("file:") else name)
+    return sqlite_path(settings_dict["NAME"])
 
 
 def positive_seconds(value: str) -> float:

@@ -11,7 +11,6 @@ import sqlite3
 import tempfile
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from django.apps import apps
 from django.conf import settings
@@ -19,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from project.anonymize import anonymize, personal_values_left, watch_list
+from reviewsite.settings import sqlite_path
 
 SIDECARS = ["-journal", "-wal", "-shm"]
 
@@ -29,8 +29,7 @@ def sqlite_file(alias: str) -> Path:
         raise CommandError(
             f"{alias} is not SQLite: use your engine's dump and restore."
         )
-    name = str(settings_dict["NAME"])
-    return Path(unquote(urlparse(name).path) if name.startswith("file:") else name)
+    return sqlite_path(settings_dict["NAME"])
 
 
 class Command(BaseCommand):
