@@ -138,13 +138,13 @@ def anonymize(db, seed: int, mark: str) -> int:
 def replace_users(db, users: list, seed: int, mark: str) -> Pseudonyms:
     names = {value for row in users for value in row[3:] if value}
     prefix = free_prefix({row[1].lower() for row in users if row[1]})
-    by_value, by_lower = {}, {}
+    replacements = []
     update = (
         "UPDATE auth_user SET username = ?, email = ?, first_name = ?,"
         " last_name = ?, password = ?, last_login = NULL, is_staff = ?,"
         " is_superuser = ? WHERE id = ?"
     ).replace("?", mark)
-    for user_id, username, email, first, last in users:
+    for user_id, *_ in users:
         # Each user's own draws, from the seed and the id: one user's names
         # never shift another's, and skipping a production name tells little.
         fake = Faker("en_US")
@@ -155,12 +155,7 @@ def replace_users(db, users: list, seed: int, mark: str) -> Pseudonyms:
             made_up(fake.first_name, names, f"First{user_id}"),
             made_up(fake.last_name, names, f"Last{user_id}"),
         ]
-        for value, pseudonym in [(username, new[0]), (email, new[1])]:
-            if value and len(value) >= SHORTEST:
-                by_lower.setdefault(value.lower(), pseudonym)
-        for value, pseudonym in [(first, new[2]), (last, new[3])]:
-            if value and len(value) >= SHORTEST:
-                by_value.setdefault(value, pseudonym)
+        replacements.append(new)
         # Unusable, as Django's: "!" and characters that tell nothing.
         password = UNUSABLE_PASSWORD_PREFIX + f"{digest(seed, user_id, 'pw'):040x}"
         db.execute(update, [*new, password, False, False, user_id])
@@ -170,6 +165,20 @@ def replace_users(db, users: list, seed: int, mark: str) -> Pseudonyms:
         else "date_trunc('month', date_joined)"
     )
     db.execute(f"UPDATE auth_user SET date_joined = {month}")
+    return looked_for(users, replacements)
+
+
+def looked_for(users: list, replacements: list) -> Pseudonyms:
+    """What is looked for, with what replaces it: each user's username and
+    email (any case), first and last name, from rows of USERS."""
+    by_value, by_lower = {}, {}
+    for row, new in zip(users, replacements, strict=True):
+        for n, (value, pseudonym) in enumerate(zip(row[1:], new, strict=True)):
+            if value and len(value) >= SHORTEST:
+                if n < 2:  # username, email
+                    by_lower.setdefault(value.lower(), pseudonym)
+                else:
+                    by_value.setdefault(value, pseudonym)
     return Pseudonyms(by_value, by_lower)
 
 
@@ -211,15 +220,8 @@ def scrub_text(db, pseudonyms: Pseudonyms, mark: str) -> None:
 def watch_list(production) -> Pseudonyms:
     """Production's personal values, read from production itself: what the
     check looks for in the anonymized copy."""
-    by_value, by_lower = {}, {}
-    for _, username, email, first, last in production.execute(USERS):
-        for value in [username, email]:
-            if value and len(value) >= SHORTEST:
-                by_lower[value.lower()] = value
-        for value in [first, last]:
-            if value and len(value) >= SHORTEST:
-                by_value[value] = value
-    return Pseudonyms(by_value, by_lower)
+    users = list(production.execute(USERS))
+    return looked_for(users, [row[1:] for row in users])
 
 
 def personal_values_left(db, production: Pseudonyms, mark: str) -> set[str]:
