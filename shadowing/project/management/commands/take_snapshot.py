@@ -63,11 +63,12 @@ class Command(BaseCommand):
         try:
             copy(production, draft)
             users = anonymize_file(draft, seed)
-            check_no_email_left(production, draft)
+            content = draft.read_bytes()  # read once, for the check and the stamp
+            check_no_email_left(production, content)
             check_no_personal_value_left(production, draft)
             with sqlite3.connect(draft) as db:
                 check_keys_below_local_range(db)
-                stamp_identity(db, draft)
+                stamp_identity(db, content)
             db.close()
             connections["snapshot"].close()
             # SQLite's own files beside the old snapshot belong to it alone;
@@ -84,11 +85,11 @@ class Command(BaseCommand):
         )
 
 
-def stamp_identity(db: sqlite3.Connection, draft: Path) -> None:
+def stamp_identity(db: sqlite3.Connection, content: bytes) -> None:
     """Name this snapshot in its header (``PRAGMA user_version``), from its
     content: the overlay's caches are keyed on it, read through the very
     connection that reads the rows. The same content, the same name."""
-    digest = hashlib.sha256(draft.read_bytes()).digest()
+    digest = hashlib.sha256(content).digest()
     identity = int.from_bytes(digest[:4], "big") & 0x7FFFFFFF or 1
     db.execute(f"PRAGMA user_version = {identity}")
 
@@ -126,7 +127,7 @@ def check_no_personal_value_left(production: Path, draft: Path) -> None:
         )
 
 
-def check_no_email_left(production: Path, snapshot: Path) -> None:
+def check_no_email_left(production: Path, content: bytes) -> None:
     """Refuse the copy if any email of production is left anywhere in its file
     (any table, any page, free or not)."""
     with sqlite3.connect(production) as prod:
@@ -134,7 +135,7 @@ def check_no_email_left(production: Path, snapshot: Path) -> None:
             row[0] for row in prod.execute("SELECT email FROM auth_user") if row[0]
         }
     prod.close()
-    if left := emails_in(snapshot.read_bytes(), emails):
+    if left := emails_in(content, emails):
         raise CommandError(f"{len(left)} original email(s) remain in the snapshot.")
 
 
