@@ -116,7 +116,9 @@ STANDBY_READING = """
         WHEN pg_last_wal_replay_lsn() - '0/0' >= %s THEN 0
         ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())
     END,
-    pg_last_wal_replay_lsn() - '0/0'
+    -- A primary that went through crash recovery keeps the last LSN it
+    -- replayed then: only a server in recovery has a replay position.
+    CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() - '0/0' END
 """
 
 
