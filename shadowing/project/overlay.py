@@ -63,7 +63,12 @@ class Overlay:
         return mode(self.model) == "augmented"
 
     def local(self):
-        return self.base.using(LOCAL).filter(self.where)
+        """Matching local rows, less buried ones: the reviews of a deleted
+        product keep their local rows, hidden, until products are reset."""
+        rows = self.base.using(LOCAL).filter(self.where)
+        if self.augmented():
+            rows = rows.exclude(pk__in=tombstones(self.model).values("object_id"))
+        return rows
 
     def snapshot(self):
         """Matching snapshot rows that no local row or tombstone overrides, as
@@ -297,10 +302,10 @@ class Overlay:
             # A local row that a filter leaves out still hides its key.
             return {row.pk: row for row in self.filter(pk__in=keys)}
         found = self.base.using(LOCAL).in_bulk(keys)
-        dead = Tombstone.objects.using(LOCAL).filter(
-            model=self.model._meta.label_lower, object_id__in=listed(keys, LOCAL)
-        )
-        keys -= {*found, *dead.values_list("object_id", flat=True)}
+        dead = tombstones(self.model).filter(object_id__in=listed(keys, LOCAL))
+        dead = set(dead.values_list("object_id", flat=True))
+        found = {key: row for key, row in found.items() if key not in dead}
+        keys -= {*found, *dead}
         if keys:
             found.update(
                 self.matching().filter(pk__in=listed(keys, SNAPSHOT)).in_bulk()
@@ -617,6 +622,10 @@ def leave_tombstone(sender, instance, using, **kwargs) -> None:
         reviews = Overlay(Review).filter(product_id=instance.pk)
         cause = f"products.product {instance.pk}"
         bury(Review, [review.pk for review in reviews], cause=cause)
+
+
+def tombstones(model):
+    return Tombstone.objects.using(LOCAL).filter(model=model._meta.label_lower)
 
 
 def bury(model, keys, cause: str = "") -> None:

@@ -230,6 +230,32 @@ class StatusAndResetTests(SnapshotTestCase):
         self.assertEqual(Overlay(Review).filter(product_id=key).count(), 2)
         self.assertFalse(Tombstone.objects.exists())
 
+    def test_a_deleted_products_local_reviews_are_buried_and_come_back(self):
+        """Deleting a product buries its reviews, the local ones too: an edit of
+        a snapshot review and a review written here are hidden, not lost, and
+        come back, as they were, when products are reset."""
+        product = Overlay(Product).get(name="Snap 1")
+        key = product.pk
+        edited = Overlay(Review).filter(product_id=key).order_by("pk")[0]
+        edited.text = "Edited here"
+        edited.save()
+        mine = Review.objects.create(product_id=key, text="Written here")
+        product.delete()
+        self.assertFalse(Overlay(Review).filter(product_id=key).exists())
+        self.assertEqual(Overlay(Review).filter(pk__in=[edited.pk, mine.pk]).count(), 0)
+        self.assertEqual(Overlay(Review).in_bulk([edited.pk, mine.pk]), {})
+        self.assertEqual(raw_count("default", Review, product_id=key), 2)  # kept
+        status = run("shadow_status")
+        self.assertIn(
+            "reviews.review (augmented): 0 added, 0 changed, 3 deleted", status
+        )
+        self.assertIn(f"products.product {key}, local row kept", status)
+        run("shadow_reset", "products.product")
+        back = {r.pk: r.text for r in Overlay(Review).filter(product_id=key)}
+        self.assertEqual(len(back), 3)
+        self.assertEqual(back[edited.pk], "Edited here")
+        self.assertEqual(back[mine.pk], "Written here")
+
     def test_a_dry_run_lists_rows_tombstones_and_cascades_and_changes_nothing(self):
         from django.contrib.admin.models import CHANGE, LogEntry
 

@@ -5,7 +5,7 @@ open, and connections closed and reopened. After every step, every answer of
 the overlay (counts, whole orderings, pages shallow and deep, filters, get,
 in_bulk) is compared with the oracle: the merged rows, computed in Python
 from the raw tables (snapshot rows, less the keys a local row or a tombstone
-holds, plus the local rows)."""
+holds, plus the local rows that have no tombstone)."""
 
 import threading
 from decimal import Decimal
@@ -45,7 +45,8 @@ def merged(model) -> dict:
         .values_list("object_id", flat=True)
     )
     rows = {key: row for key, row in snapshot.items() if key not in dead | set(local)}
-    rows.update(local)
+    # A local row with a tombstone is buried (a review of a deleted product).
+    rows.update({key: row for key, row in local.items() if key not in dead})
     return rows
 
 
@@ -110,6 +111,14 @@ class OverlayMachine(RuleBasedStateMachine):
         if (key := self.visible_key(Product, index)) is not None:
             Overlay(Product).get(pk=key).delete()
 
+    @rule(index=st.integers(0, 50))
+    def delete_a_product_reviewed_here(self, index):
+        """Its reviews are buried, the local rows of them kept (hidden)."""
+        reviewed = Review.objects.using(LOCAL).values_list("product_id", flat=True)
+        keys = sorted(set(reviewed) & set(merged(Product)))
+        if keys:
+            Overlay(Product).get(pk=keys[index % len(keys)]).delete()
+
     @rule(index=st.integers(0, 50), rating=st.integers(1, 5))
     def add_review(self, index, rating):
         if (key := self.visible_key(Product, index)) is not None:
@@ -130,6 +139,11 @@ class OverlayMachine(RuleBasedStateMachine):
     @rule()
     def reset_everything(self):
         call_command("shadow_reset", "--force", stdout=StringIO())
+
+    @rule(label=st.sampled_from(["products.product", "reviews.review"]))
+    def reset_one_model(self, label):
+        """Products back: the reviews buried with them, local ones included."""
+        call_command("shadow_reset", label, "--force", stdout=StringIO())
 
     @rule(index=st.integers(0, 50))
     def new_snapshot_from_another_process(self, index):

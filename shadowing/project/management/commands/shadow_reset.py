@@ -13,7 +13,6 @@ from django.db.models.signals import post_delete
 from project.models import Tombstone
 from project.overlay import LOCAL, leave_tombstone
 from reviewsite.products.models import Product
-from reviewsite.reviews.signals import delete_reviews_of_deleted_product
 
 
 class Command(BaseCommand):
@@ -105,17 +104,14 @@ def drop_local_rows(model) -> int:
 
 @contextmanager
 def without_side_effects():
-    """No tombstones for what a reset drops, and no reviews deleted with their
-    product (the site's stand-in for ON DELETE CASCADE): resetting products
-    must not touch reviews. A command runs in one thread: it may disconnect."""
-    handlers = [(leave_tombstone, None), (delete_reviews_of_deleted_product, Product)]
-    for handler, sender in handlers:
-        post_delete.disconnect(handler, sender=sender)
+    """No tombstones for what a reset drops (nor for the reviews of a dropped
+    product): resetting products must not touch reviews. A command runs in
+    one thread: it may disconnect."""
+    post_delete.disconnect(leave_tombstone)
     try:
         yield
     finally:
-        for handler, sender in handlers:
-            post_delete.connect(handler, sender=sender)
+        post_delete.connect(leave_tombstone)
 
 
 def deletions(label: str):

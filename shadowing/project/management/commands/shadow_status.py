@@ -17,8 +17,14 @@ class Command(BaseCommand):
             local = {row.pk: row for row in model._default_manager.using(LOCAL)}
             base = model._default_manager.using(SNAPSHOT)
             original = base.in_bulk(list(local)) if how == "augmented" else {}
-            dead = Tombstone.objects.using(LOCAL).filter(model=label)
-            deleted = base.in_bulk(list(dead.values_list("object_id", flat=True)))
+            tombstones = Tombstone.objects.using(LOCAL).filter(model=label)
+            dead = dict(tombstones.values_list("object_id", "cause"))
+            # A buried local row (a review of a deleted product) counts as
+            # deleted: the overlay hides it until its cause is reset.
+            deleted = base.in_bulk(list(dead)) | {
+                key: row for key, row in local.items() if key in dead
+            }
+            local = {key: row for key, row in local.items() if key not in dead}
             added = [row for key, row in local.items() if key not in original]
             changed = [row for key, row in local.items() if key in original]
             self.stdout.write(
@@ -30,7 +36,9 @@ class Command(BaseCommand):
             for row in changed:
                 self.stdout.write(f"  ~ #{row.pk} {row}: {diff(original[row.pk], row)}")
             for row in deleted.values():
-                self.stdout.write(f"  - #{row.pk} {row}")
+                kept = ", local row kept" if row._state.db == LOCAL else ""
+                why = f" (with {dead[row.pk]}{kept})" if dead[row.pk] else ""
+                self.stdout.write(f"  - #{row.pk} {row}{why}")
 
 
 def diff(before, after) -> str:
