@@ -167,7 +167,8 @@ def change_one_percent(reviews: int) -> dict[str, int]:
     from django.conf import settings
     from django.core.management import call_command
 
-    from project.overlay import Overlay, bury
+    from project.deep_pages import FastOverlay
+    from project.overlay import bury
     from reviewsite.products.models import Product
     from reviewsite.reviews.models import Review
 
@@ -175,7 +176,7 @@ def change_one_percent(reviews: int) -> dict[str, int]:
     rng = random.Random(SEED)
     snapshot = Review.objects.using("snapshot")
     keys = sorted(snapshot.values_list("pk", flat=True))
-    newest = list(Overlay(Review).order_by("-created", "-id").filter()[:10])
+    newest = list(FastOverlay(Review).order_by("-created", "-id").filter()[:10])
     changed = max(10, int(len(keys) * SHARE))
     n_edit, n_delete = changed * 6 // 10, changed * 2 // 10
     n_add = changed - n_edit - n_delete

@@ -41,6 +41,6 @@ def no_hidden_rows_remembered():
     """Each test starts with the overlay's memo of hidden rows empty: two tests
     may build the very same snapshot and local changes, and the second would
     find the first one's (right) answer, and ask fewer queries."""
-    from project import overlay
+    from project import hidden_rows
 
-    overlay.HIDDEN.clear()
+    hidden_rows.HIDDEN.clear()

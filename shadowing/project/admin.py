@@ -12,7 +12,7 @@ from reviewsite.reviews.forms import ReviewAdminForm
 from reviewsite.reviews.models import Review
 
 from . import stitch
-from .overlay import Overlay
+from .deep_pages import FastOverlay
 
 
 class OverlayAdmin(admin.ModelAdmin):
@@ -30,7 +30,7 @@ class OverlayAdmin(admin.ModelAdmin):
         """The changelist's query, filters and ordering included, on both sides.
         (Other pages page other models: the history view, the admin's log.)"""
         if queryset.model is self.model:
-            queryset = Overlay(
+            queryset = FastOverlay(
                 self.model, base=queryset, ordering=queryset.query.order_by
             )
         return super().get_paginator(request, queryset, per_page, *args, **kwargs)
@@ -56,7 +56,7 @@ class OverlayAdmin(admin.ModelAdmin):
             return super().get_object(request, object_id, from_field)
         try:
             key = self.model._meta.pk.to_python(object_id)
-            return Overlay(self.model, base=self.get_queryset(request)).get(pk=key)
+            return FastOverlay(self.model, base=self.get_queryset(request)).get(pk=key)
         except (self.model.DoesNotExist, ValidationError, ValueError):
             return None
 
@@ -67,7 +67,7 @@ class OverlayProductAdmin(OverlayAdmin, ProductAdmin):
 
 class OverlayReviewAdminForm(ReviewAdminForm):
     def rows(self, model):
-        return Overlay(model)
+        return FastOverlay(model)
 
 
 class OverlayReviewAdmin(OverlayAdmin, ReviewAdmin):

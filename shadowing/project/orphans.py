@@ -8,16 +8,17 @@ brings it back with its product."""
 from reviewsite.reviews.models import Review
 from reviewsite.reviews.orphans import Orphans, Sweep
 
-from .overlay import Overlay, bury
+from .deep_pages import FastOverlay
+from .overlay import bury
 
 
 class OverlaySweep(Sweep):
     def review_places(self) -> dict:
-        reviews = Overlay(Review)
+        reviews = FastOverlay(Review)
         return {"local": reviews.local(), "snapshot": reviews.snapshot()}
 
     def existing(self, model, ids) -> set[int]:
-        return set(Overlay(model).in_bulk(ids))
+        return set(FastOverlay(model).in_bulk(ids))
 
     def remove(self, orphans: Orphans) -> int:
         if orphans.place == "local":

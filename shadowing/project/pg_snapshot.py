@@ -6,19 +6,26 @@ is), the draft is anonymized and checked, then renamed into place and made
 read-only by default for every session (``default_transaction_read_only``).
 Unlike SQLite's rename, the swap is two statements: a reader that connects
 between them finds no snapshot for a moment.
+
+The site's snapshot alias logs in as a role of its own (the user of
+DATABASE_URL_SNAPSHOT), which may connect to the snapshot and SELECT, and do
+nothing else: a session can turn default_transaction_read_only off, but
+not gain a privilege it was never granted.
 """
 
+import contextlib
 import os
 
 import psycopg
 from django.core.management.base import CommandError
 from django.db import connections
+from psycopg import sql
 
 from project.anonymize import personal_values_left, watch_list
 from project.management.commands import take_snapshot as steps
 
 
-def take_snapshot(seed: int) -> tuple[int, str]:
+def take_snapshot(seed: int) -> tuple[int, str, str | None]:
     production = connections["production"]
     snapshot = connections["snapshot"].settings_dict["NAME"]
     draft = f"{snapshot}_draft_{os.getpid()}"
@@ -35,6 +42,8 @@ def take_snapshot(seed: int) -> tuple[int, str]:
         with connect(draft, autocommit=True) as db:  # rewrite: no dead rows left
             db.execute("VACUUM FULL")  # free text may have changed in any table
             forget_statistics(db)
+        if reader := reader_role():
+            allow_select_only(draft, reader)
         run_on_server(f"DROP DATABASE IF EXISTS {quote(snapshot)} WITH (FORCE)")
         run_on_server(f"ALTER DATABASE {quote(draft)} RENAME TO {quote(snapshot)}")
         run_on_server(
@@ -42,7 +51,54 @@ def take_snapshot(seed: int) -> tuple[int, str]:
         )
     finally:
         run_on_server(f"DROP DATABASE IF EXISTS {quote(draft)} WITH (FORCE)")
-    return users, snapshot
+    return users, snapshot, reader
+
+
+def reader_role() -> str | None:
+    """The snapshot alias's role, if it is not production's (which owns the
+    snapshot, and may write it whatever the defaults say)."""
+    reader = connections["snapshot"].settings_dict["USER"]
+    owner = connections["production"].settings_dict["USER"]
+    return reader if reader and reader != owner else None
+
+
+def allow_select_only(draft: str, reader: str) -> None:
+    """Create the role if need be (LOGIN only: no superuser, no CREATEDB, no
+    CREATEROLE), and let it connect to the draft and read its tables, and no
+    other role but the owner connect at all (no TEMP tables either)."""
+    role, database = sql.Identifier(reader), sql.Identifier(draft)
+    with connect("postgres", autocommit=True) as server:
+        found = server.execute(
+            "SELECT rolsuper OR rolcreatedb OR rolcreaterole OR rolbypassrls"
+            " FROM pg_roles WHERE rolname = %s",
+            [reader],
+        ).fetchone()
+        if found is None:
+            # Another take_snapshot may make it meanwhile.
+            with contextlib.suppress(psycopg.errors.DuplicateObject):
+                server.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+        elif found[0]:
+            raise CommandError(
+                f"The snapshot's role {reader} may do more than read (superuser, "
+                "CREATEDB, CREATEROLE or BYPASSRLS): give DATABASE_URL_SNAPSHOT "
+                "a user of its own, which take_snapshot creates SELECT-only."
+            )
+        if password := connections["snapshot"].settings_dict["PASSWORD"]:
+            server.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(role, sql.Literal(password))
+            )
+        server.execute(
+            sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database)
+        )
+        server.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, role)
+        )
+    with connect(draft, autocommit=True) as db:
+        db.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        db.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
+        db.execute(
+            sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(role)
+        )
 
 
 def forget_statistics(db) -> None:

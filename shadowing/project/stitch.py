@@ -11,18 +11,18 @@ from reviewsite.reviews.models import Review
 from reviewsite.web import stitch as site
 from reviewsite.web.stitch import ReviewStats
 
-from .overlay import Overlay
+from .deep_pages import FastOverlay
 
 
 def attach_products(reviews):
-    products = Overlay(Product).in_bulk({r.product_id for r in reviews})
+    products = FastOverlay(Product).in_bulk({r.product_id for r in reviews})
     for review in reviews:
         review.product = products.get(review.product_id)
     return reviews
 
 
 def attach_authors(reviews):
-    authors = Overlay(get_user_model()).in_bulk({r.author_id for r in reviews})
+    authors = FastOverlay(get_user_model()).in_bulk({r.author_id for r in reviews})
     for review in reviews:
         review.author = authors.get(review.author_id)
     return reviews
@@ -30,14 +30,14 @@ def attach_authors(reviews):
 
 def reviews_of(product_ids) -> dict:
     """The reviews of these products, by the side of the overlay they come from."""
-    reviews = Overlay(Review).filter(product_id__in=set(product_ids))
+    reviews = FastOverlay(Review).filter(product_id__in=set(product_ids))
     return {"local": reviews.local(), "snapshot": reviews.snapshot()}
 
 
 def review_stats(product_ids) -> dict[int, ReviewStats]:
     """One GROUP BY on each side of the overlay, added up: the sides never
     share a row (the snapshot's leaves out what the local one overrides)."""
-    reviews = Overlay(Review).filter(product_id__in=set(product_ids))
+    reviews = FastOverlay(Review).filter(product_id__in=set(product_ids))
     totals = defaultdict(lambda: [0, 0, 0])  # reviews, rated, sum of ratings
     for side in [reviews.local(), reviews.snapshot()]:
         rows = (

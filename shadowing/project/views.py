@@ -7,7 +7,7 @@ from reviewsite.reviews.models import Review
 from reviewsite.web import views
 
 from . import stitch
-from .overlay import Overlay
+from .deep_pages import FastOverlay
 
 
 class Overlaid:
@@ -17,7 +17,7 @@ class Overlaid:
     stitch = stitch
 
     def get_queryset(self):
-        return Overlay(self.model)
+        return FastOverlay(self.model)
 
 
 class ProductListView(Overlaid, views.ProductListView):
@@ -26,7 +26,7 @@ class ProductListView(Overlaid, views.ProductListView):
 
 class ProductDetailView(Overlaid, views.ProductDetailView):
     def get_reviews(self, product):
-        return Overlay(Review).filter(product_id=product.pk)
+        return FastOverlay(Review).filter(product_id=product.pk)
 
 
 class LatestReviewsView(Overlaid, views.LatestReviewsView):
@@ -41,6 +41,6 @@ class ReviewCreateView(views.ReviewCreateView):
     def get_product(self, pk: int) -> Product:
         """The product may be the snapshot's: found through the overlay."""
         try:
-            return Overlay(Product).get(pk=pk)
+            return FastOverlay(Product).get(pk=pk)
         except Product.DoesNotExist:
             raise Http404("No such product.") from None

@@ -7,8 +7,8 @@ from unittest import mock
 from django.core.management import call_command
 from django.db import connections
 
-from project import overlay
-from project.overlay import Overlay
+from project import hidden_rows as memo
+from project.deep_pages import FastOverlay as Overlay
 from reviewsite.products.models import Product
 from reviewsite.testing import on_sqlite_only
 
@@ -34,24 +34,22 @@ class IdentityRace(SnapshotTestCase):
         copy = Overlay(Product).get(name="Snap 0")
         copy.price += 1
         copy.save()  # a local copy: its snapshot row is hidden
-        old = overlay.snapshot_identity()
+        old = memo.snapshot_identity()
         Product.objects.using("production").filter(pk=copy.pk).update(name="Renamed")
-        real = overlay.snapshot_identity
+        real = memo.snapshot_identity
 
         def identity_then_new_snapshot():
             identity = real()
             take_snapshot_elsewhere()  # lands between the identity and the rows
             return identity
 
-        with mock.patch.object(
-            overlay, "snapshot_identity", identity_then_new_snapshot
-        ):
+        with mock.patch.object(memo, "snapshot_identity", identity_then_new_snapshot):
             Overlay(Product).order_by("name", "pk").count()
-        new = overlay.snapshot_identity()
+        new = memo.snapshot_identity()
         self.assertNotEqual(old, new)  # the connection now reads the new file
         stored = {
             key[0]: [row.name for row in hidden.rows]
-            for key, hidden in overlay.HIDDEN.items()
+            for key, hidden in memo.HIDDEN.items()
         }
         # Never the new snapshot's row ("Renamed") under the old identity.
         self.assertNotIn(["Renamed"], [v for k, v in stored.items() if k == old])

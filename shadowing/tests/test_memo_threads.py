@@ -4,7 +4,7 @@ import sys
 import threading
 from unittest import mock
 
-from project import overlay
+from project import hidden_rows as memo
 
 
 class FakeQuery:
@@ -46,13 +46,13 @@ def test_the_memo_evicts_safely_from_many_threads():
     def work(base):
         try:
             for n in range(3000):
-                overlay.hidden_rows(FakeMatching(base * 100000 + n), ["pk"])
+                memo.hidden_rows(FakeMatching(base * 100000 + n), ["pk"])
         except Exception as error:
             errors.append(repr(error))
 
     with (
-        mock.patch.object(overlay, "shadowed", return_value="keys"),
-        mock.patch.object(overlay, "snapshot_identity", return_value=1),
+        mock.patch.object(memo, "shadowed", return_value="keys"),
+        mock.patch.object(memo, "snapshot_identity", return_value=1),
     ):
         threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
         for thread in threads:

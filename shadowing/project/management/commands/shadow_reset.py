@@ -122,4 +122,9 @@ def deletions(label: str):
 
 
 def forget_deletions(label: str) -> int:
-    return deletions(label).delete()[0]
+    """Drop the model's tombstones; the local rows that went with its rows
+    (kept in their tombstones) come back as they were."""
+    tombstones = deletions(label)
+    for tombstone in tombstones.exclude(model=label).filter(kept__isnull=False):
+        tombstone.restore(using=LOCAL)
+    return tombstones.delete()[0]

@@ -18,27 +18,27 @@ class Command(BaseCommand):
             base = model._default_manager.using(SNAPSHOT)
             original = base.in_bulk(list(local)) if how == "augmented" else {}
             tombstones = Tombstone.objects.using(LOCAL).filter(model=label)
-            dead = dict(tombstones.values_list("object_id", "cause"))
-            # A buried local row (a review of a deleted product) counts as
-            # deleted: the overlay hides it until its cause is reset.
-            deleted = base.in_bulk(list(dead)) | {
-                key: row for key, row in local.items() if key in dead
-            }
-            local = {key: row for key, row in local.items() if key not in dead}
+            dead = {tombstone.object_id: tombstone for tombstone in tombstones}
+            deleted = base.in_bulk(list(dead))
+            kept = {key for key, tombstone in dead.items() if tombstone.kept}
             added = [row for key, row in local.items() if key not in original]
             changed = [row for key, row in local.items() if key in original]
             self.stdout.write(
                 f"{label} ({how}): {len(added)} added, {len(changed)} changed, "
-                f"{len(deleted)} deleted"
+                f"{len(deleted.keys() | kept)} deleted"
             )
             for row in added:
                 self.stdout.write(f"  + #{row.pk} {row}")
             for row in changed:
                 self.stdout.write(f"  ~ #{row.pk} {row}: {diff(original[row.pk], row)}")
-            for row in deleted.values():
-                kept = ", local row kept" if row._state.db == LOCAL else ""
-                why = f" (with {dead[row.pk]}{kept})" if dead[row.pk] else ""
-                self.stdout.write(f"  - #{row.pk} {row}{why}")
+            for key, tombstone in dead.items():
+                if tombstone.kept:  # a local row buried with its product
+                    self.stdout.write(
+                        f"  - #{key} (with {tombstone.cause}, local row kept)"
+                    )
+                elif key in deleted:
+                    why = f" (with {tombstone.cause})" if tombstone.cause else ""
+                    self.stdout.write(f"  - #{key} {deleted[key]}{why}")
 
 
 def diff(before, after) -> str:

@@ -44,10 +44,16 @@ class Command(BaseCommand):
         if connections["snapshot"].vendor == "postgresql":
             from project.pg_snapshot import take_snapshot
 
-            users, name = take_snapshot(seed)
+            users, name, reader = take_snapshot(seed)
             self.stdout.write(
                 f"Snapshot taken: {users} users anonymized, no original email "
-                f"left (database {name}, read-only by default)."
+                f"left (database {name}, "
+                + (
+                    f"read by role {reader}, which can only SELECT)."
+                    if reader
+                    else "read-only by default only: the site reads it as its "
+                    "owner; give DATABASE_URL_SNAPSHOT a user of its own)."
+                )
             )
             return
         production, snapshot = sqlite_file("production"), sqlite_file("snapshot")
