@@ -45,14 +45,14 @@ class CountedOverlay(Overlay):
     def hidden(self) -> "Hidden":
         """The matching snapshot rows that a local row or tombstone hides.
 
-        Read once per overlay while the local database is unchanged: a page
-        counts, then slices, and both need them. Unchanged means this
-        process wrote nothing since (SQLite's total_changes); another
-        process's write is seen by the next overlay, as by a queryset whose
-        rows were read."""
-        version = local_version()
+        Read once per overlay while the local database and the snapshot are
+        unchanged: a page counts, then slices, and both need them. Unchanged
+        means this process wrote nothing since (SQLite's total_changes), and
+        the snapshot has the same identity; another process's write is seen
+        by the next overlay, as by a queryset whose rows were read."""
+        version = (local_version(), snapshot_identity())
         if (
-            version is None
+            None in version
             or self._hidden_rows is None
             or (self._hidden_rows[0] != version)
         ):

@@ -64,13 +64,15 @@ def reader_role() -> str | None:
 
 def allow_select_only(draft: str, reader: str) -> None:
     """Create the role if need be (LOGIN only: no superuser, no CREATEDB, no
-    CREATEROLE), and let it connect to the draft and read its tables, and no
-    other role but the owner connect at all (no TEMP tables either)."""
+    CREATEROLE, a member of no other role), and let it connect to the draft
+    and read its tables; other roles, superusers aside, may not connect at
+    all, and nobody gets TEMP tables there."""
     role, database = sql.Identifier(reader), sql.Identifier(draft)
     with connect("postgres", autocommit=True) as server:
         found = server.execute(
             "SELECT rolsuper OR rolcreatedb OR rolcreaterole OR rolbypassrls"
-            " FROM pg_roles WHERE rolname = %s",
+            " OR EXISTS (SELECT 1 FROM pg_auth_members WHERE member = r.oid)"
+            " FROM pg_roles r WHERE rolname = %s",
             [reader],
         ).fetchone()
         if found is None:
@@ -80,8 +82,9 @@ def allow_select_only(draft: str, reader: str) -> None:
         elif found[0]:
             raise CommandError(
                 f"The snapshot's role {reader} may do more than read (superuser, "
-                "CREATEDB, CREATEROLE or BYPASSRLS): give DATABASE_URL_SNAPSHOT "
-                "a user of its own, which take_snapshot creates SELECT-only."
+                "CREATEDB, CREATEROLE, BYPASSRLS, or a member of another role, "
+                "such as pg_write_all_data): give DATABASE_URL_SNAPSHOT a user "
+                "of its own, which take_snapshot creates SELECT-only."
             )
         if password := connections["snapshot"].settings_dict["PASSWORD"]:
             server.execute(
@@ -94,11 +97,36 @@ def allow_select_only(draft: str, reader: str) -> None:
             sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, role)
         )
     with connect(draft, autocommit=True) as db:
+        # What production granted came with the copy: taken back first.
+        for kind in ["TABLES", "SEQUENCES", "FUNCTIONS"]:
+            db.execute(
+                sql.SQL("REVOKE ALL ON ALL {} IN SCHEMA public FROM PUBLIC, {}").format(
+                    sql.SQL(kind), role
+                )
+            )
         db.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        # A large object is written without any table: none may be made.
+        db.execute(
+            "REVOKE EXECUTE ON FUNCTION lo_create(oid), lo_creat(integer),"
+            " lo_from_bytea(oid, bytea), lo_import(text), lo_import(text, oid)"
+            " FROM PUBLIC"
+        )
         db.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
         db.execute(
             sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(role)
         )
+
+
+def reaches_production(reader: str) -> bool:
+    """Whether the snapshot's role may connect to production (CONNECT is
+    PUBLIC's on a new database): a session of it there, idle, stops the next
+    take_snapshot, and what production grants PUBLIC it may read."""
+    production = connections["production"].settings_dict["NAME"]
+    with connect("postgres", autocommit=True) as server:
+        (allowed,) = server.execute(
+            "SELECT has_database_privilege(%s, %s, 'CONNECT')", [reader, production]
+        ).fetchone()
+    return allowed
 
 
 def forget_statistics(db) -> None:

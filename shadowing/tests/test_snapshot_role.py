@@ -31,7 +31,15 @@ class SnapshotRoleTests(SnapshotTestCase):
         self.assertEqual(powers, [False, False, False])
 
     def test_no_path_writes_the_snapshot(self):
-        before = snapshot_sha256()
+        # Production's own grants come with its copy, and must not help.
+        with connections["production"].cursor() as cursor:
+            cursor.execute("GRANT UPDATE, DELETE ON reviews_review TO PUBLIC")
+        try:
+            call_command("take_snapshot", stdout=StringIO())
+        finally:
+            with connections["production"].cursor() as cursor:
+                cursor.execute("REVOKE UPDATE, DELETE ON reviews_review FROM PUBLIC")
+        before = snapshot_sha256(), large_objects()
         name = connections["snapshot"].settings_dict["NAME"]
         bypasses = [
             "UPDATE products_product SET name = 'Mine'",
@@ -47,6 +55,10 @@ class SnapshotRoleTests(SnapshotTestCase):
             "CREATE INDEX mine ON products_product (name)",
             "COMMENT ON TABLE products_product IS 'mine'",
             "COPY products_product FROM PROGRAM 'true'",
+            "UPDATE reviews_review SET text = 'Mine'",
+            "SELECT lo_from_bytea(0, 'mine')",
+            "SELECT lo_create(0)",
+            "SELECT lo_creat(-1)",
         ]
         for statement in bypasses:
             with self.subTest(statement), connections["snapshot"].cursor() as cursor:
@@ -55,22 +67,30 @@ class SnapshotRoleTests(SnapshotTestCase):
                 with self.assertRaises(DatabaseError):
                     cursor.execute(statement)
         connections["snapshot"].close()
-        self.assertEqual(snapshot_sha256(), before)
+        self.assertEqual((snapshot_sha256(), large_objects()), before)
 
     def test_a_role_that_may_do_more_than_read_is_refused(self):
-        with connections["production"]._nodb_cursor() as cursor:
-            cursor.execute("DROP ROLE IF EXISTS multidb_too_strong")
-            cursor.execute("CREATE ROLE multidb_too_strong LOGIN CREATEDB")
         settings_dict = connections["snapshot"].settings_dict
-        try:
-            with (
-                mock.patch.dict(settings_dict, USER="multidb_too_strong"),
-                self.assertRaisesMessage(CommandError, "may do more than read"),
-            ):
-                call_command("take_snapshot", stdout=StringIO())
-        finally:
+        for power in ["CREATEDB", "IN ROLE pg_write_all_data"]:
             with connections["production"]._nodb_cursor() as cursor:
-                cursor.execute("DROP ROLE multidb_too_strong")
+                cursor.execute("DROP ROLE IF EXISTS multidb_too_strong")
+                cursor.execute(f"CREATE ROLE multidb_too_strong LOGIN {power}")
+            try:
+                with (
+                    self.subTest(power),
+                    mock.patch.dict(settings_dict, USER="multidb_too_strong"),
+                    self.assertRaisesMessage(CommandError, "may do more than read"),
+                ):
+                    call_command("take_snapshot", stdout=StringIO())
+            finally:
+                with connections["production"]._nodb_cursor() as cursor:
+                    cursor.execute("DROP ROLE multidb_too_strong")
         call_command("take_snapshot", stdout=StringIO())  # as the site's role
         with connections["snapshot"].cursor() as cursor:
             cursor.execute("SELECT count(*) FROM products_product")
+
+
+def large_objects() -> int:
+    with connections["snapshot"].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_largeobject_metadata")
+        return cursor.fetchone()[0]

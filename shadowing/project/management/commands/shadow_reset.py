@@ -11,7 +11,7 @@ from django.db.models.deletion import Collector
 from django.db.models.signals import post_delete
 
 from project.models import Tombstone
-from project.overlay import LOCAL, leave_tombstone
+from project.overlay import LOCAL, SNAPSHOT, leave_tombstone
 from reviewsite.products.models import Product
 
 
@@ -72,15 +72,21 @@ def describe(label: str) -> str:
         counts[name] = counts.get(name, 0) + queryset.count()
     rows = counts.pop(label, 0)
     cascades = ", ".join(f"{n} {name} by cascade" for name, n in counts.items() if n)
-    return f"{rows} local row(s), {deletions(label).count()} deletion(s)" + (
-        f"; with them {cascades}" if cascades else ""
+    kept = deletions(label).filter(kept__isnull=False)
+    back, gone = kept.exclude(model=label).count(), kept.filter(model=label).count()
+    return (
+        f"{rows} local row(s), {deletions(label).count()} deletion(s)"
+        + (f"; with them {cascades}" if cascades else "")
+        + (f"; {back} local review(s) kept with them come back" if back else "")
+        + (f"; {gone} local review(s) kept in tombstones go too" if gone else "")
     )
 
 
 def orphaned_by(labels: list[str]) -> int:
     """Reviews a reset of ``labels`` would leave without their product: those
-    buried with a product that stays deleted, and the local reviews of a
-    product that was added locally and is dropped."""
+    buried with a product that stays deleted; or, products reset alone, the
+    reviews of a product the snapshot does not have (added here, or gone
+    from production since), local ones and those that come back."""
     products, reviews = "products.product" in labels, "reviews.review" in labels
     if products == reviews:
         return 0
@@ -91,8 +97,14 @@ def orphaned_by(labels: list[str]) -> int:
         return deletions("reviews.review").filter(cause__in=causes).count()
     from reviewsite.reviews.models import Review
 
-    added = Product.objects.using(LOCAL).filter(pk__gte=settings.LOCAL_ID_START)
-    return Review.objects.using(LOCAL).filter(product_id__in=added).count()
+    local = Review.objects.using(LOCAL).values_list("product_id", flat=True)
+    # Buried snapshot reviews come back only if the snapshot still has them,
+    # and then with their product; kept local ones come back whatever.
+    kept = deletions("products.product").filter(kept__isnull=False)
+    of = [*local, *(int(c.split()[1]) for c in kept.values_list("cause", flat=True))]
+    there = Product.objects.using(SNAPSHOT).filter(pk__in=set(of))
+    there = set(there.values_list("pk", flat=True))
+    return sum(1 for product_id in of if product_id not in there)
 
 
 def drop_local_rows(model) -> int:

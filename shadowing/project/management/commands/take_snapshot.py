@@ -42,7 +42,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, seed, **options):
         if connections["snapshot"].vendor == "postgresql":
-            from project.pg_snapshot import take_snapshot
+            from project.pg_snapshot import reaches_production, take_snapshot
 
             users, name, reader = take_snapshot(seed)
             self.stdout.write(
@@ -55,6 +55,12 @@ class Command(BaseCommand):
                     "owner; give DATABASE_URL_SNAPSHOT a user of its own)."
                 )
             )
+            if reader and reaches_production(reader):
+                self.stdout.write(
+                    f"Note: {reader} may connect to production too (CONNECT is "
+                    "PUBLIC's there): REVOKE CONNECT ON DATABASE ... FROM PUBLIC "
+                    "on production, and grant it to the roles that need it."
+                )
             return
         production, snapshot = sqlite_file("production"), sqlite_file("snapshot")
         if not production.exists():
