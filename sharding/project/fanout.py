@@ -2,8 +2,13 @@
 
 Each shard runs in its own thread, with a timeout; a shard that fails or is
 late is reported, and the caller shows what the others returned.
+
+Bulkheads: each shard has threads of its own, so a hung shard holds only its
+own threads, never a healthy shard's. Each thread keeps its connection to its
+shard from one page to the next, as a request thread keeps its own.
 """
 
+import gc
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -16,10 +21,12 @@ from django.db import connections
 
 from . import shardmap
 
-_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="shard")
+# Threads per shard: as many pages as may ask one shard at once.
+THREADS_PER_SHARD = 8
+_pools: dict[str, ThreadPoolExecutor] = {}
 # A shard that hangs keeps its threads until its queries end. Once this many
 # of its queries are overdue (past the timeout, still running), it is not asked
-# again until one ends: one hung shard never takes the pool from the others.
+# again until one ends: a hung shard keeps most of its own threads free too.
 MAX_OVERDUE_PER_SHARD = 2
 _overdue: Counter = Counter()
 _overdue_lock = threading.Lock()
@@ -65,7 +72,27 @@ def _submit(query, alias: str) -> Future:
     # Connections are per thread: the caller's execute wrappers (the activity
     # panel's) are installed on the worker's connection too.
     wrappers = list(connections[alias].execute_wrappers)
-    return _pool.submit(_in_worker, query, alias, wrappers)
+    return _pool_of(alias).submit(_in_worker, query, alias, wrappers)
+
+
+def close_all() -> None:
+    """End the fan-out's threads, and with them their connections (before a
+    test run drops the databases they are connected to)."""
+    with _overdue_lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=True)
+    gc.collect()  # a thread's connections close when they are collected
+
+
+def _pool_of(alias: str) -> ThreadPoolExecutor:
+    with _overdue_lock:
+        if alias not in _pools:
+            _pools[alias] = ThreadPoolExecutor(
+                THREADS_PER_SHARD, thread_name_prefix=f"shard-{alias}"
+            )
+        return _pools[alias]
 
 
 def _count_overdue(future: Future, alias: str) -> None:
@@ -82,15 +109,16 @@ def _count_overdue(future: Future, alias: str) -> None:
 
 def _in_worker(query, alias: str, wrappers: list) -> object:
     connection = connections[alias]
+    # What a request's start and end do for a request thread: drop the
+    # connection if it failed, or outlived CONN_MAX_AGE; otherwise reuse it.
+    connection.close_if_unusable_or_obsolete()
     try:
         with ExitStack() as stack:
             for wrapper in wrappers:
                 stack.enter_context(connection.execute_wrapper(wrapper))
             return query(alias)
     finally:
-        # No request cycle closes a pool thread's connection: close it here, or
-        # it stays open as long as the thread (PgBouncer makes connecting cheap).
-        connection.close()
+        connection.close_if_unusable_or_obsolete()
 
 
 def _collect(outcome: FanOut, alias: str, query) -> None:

@@ -33,9 +33,25 @@ DATABASES = {
 for settings_dict in DATABASES.values():
     if settings_dict["ENGINE"].endswith("sqlite3"):
         settings_dict["TEST"] = {"NAME": sqlite_test_file(settings_dict["NAME"])}
+# Every shard connection gives up in time: a hung shard costs a cross-shard
+# page its rows, and a page of that shard alone a 503, never a stuck worker.
+# (A move or a bulk load lifts it on its own connections: timeouts.py.)
+SHARD_STATEMENT_TIMEOUT_SECONDS = 5
+for alias in SHARDS + DRAINING_SHARDS:
+    shard = DATABASES[alias]
+    # Kept between pages by request threads and the fan-out's threads alike.
+    shard.update(CONN_MAX_AGE=600, CONN_HEALTH_CHECKS=True)
+    options = shard.setdefault("OPTIONS", {})
+    if shard["ENGINE"].endswith("sqlite3"):
+        options["timeout"] = SHARD_STATEMENT_TIMEOUT_SECONDS  # for a lock
+    else:
+        options["connect_timeout"] = 2
+        milliseconds = SHARD_STATEMENT_TIMEOUT_SECONDS * 1000
+        options["options"] = f"-c statement_timeout={milliseconds}"
 DATABASE_ROUTERS = ["project.router.ShardRouter"]
-# A write refused while its logical shard moves: 503, try again, on any page.
-MIDDLEWARE = [*MIDDLEWARE, "project.middleware.ShardMovingMiddleware"]
+# A write refused while its logical shard moves, or a shard down or late:
+# 503, try again, on any page.
+MIDDLEWARE = [*MIDDLEWARE, "project.middleware.ShardTroubleMiddleware"]
 REVIEW_ID_ALLOCATOR = "project.ids.assign_ids"
 # Orphan reviews are looked for in the rows each shard owns (find_orphans).
 ORPHAN_SWEEP = "project.orphans.ShardSweep"
