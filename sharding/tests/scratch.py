@@ -1,6 +1,7 @@
 """Databases of their own for commands run in other processes, as an operator
 runs them: files in a temporary directory on SQLite, databases made for the
-test on the test's PostgreSQL server otherwise (dropped at the end)."""
+test on the test's PostgreSQL server otherwise (dropped at the end); shard n
+on the n-th of SHARD_SERVERS if set (scripts/pg-sharding.sh: a server each)."""
 
 import json
 import os
@@ -9,8 +10,10 @@ import sys
 import tempfile
 import uuid
 
+import psycopg
 from django.conf import settings
 from django.db import connections
+from psycopg import sql
 
 ALIASES = ["default", *(f"shard{n}" for n in range(8))]
 
@@ -32,23 +35,27 @@ class Scratch:
         }
         if self.postgresql:
             server = "postgres://{USER}@{HOST}:{PORT}".format(**default)
+            given = os.environ.get("SHARD_SERVERS", "").split(",")
+            self.servers = {
+                alias: (given[n] if n < len(given) else "") or server
+                for n, alias in enumerate(ALIASES[1:])
+            }
+            self.servers["default"] = server
             for alias, name in self.names.items():
-                self.env[f"DATABASE_URL_{alias.upper()}"] = f"{server}/{name}"
-            self.create_all()
+                url = f"{self.servers[alias]}/{name}"
+                self.env[f"DATABASE_URL_{alias.upper()}"] = url
+            self.on_servers("CREATE DATABASE {}")
 
-    def server_cursor(self):
-        return connections["default"]._nodb_cursor()
-
-    def create_all(self) -> None:
-        with self.server_cursor() as cursor:
-            for name in self.names.values():
-                cursor.execute(f'CREATE DATABASE "{name}"')
+    def on_servers(self, statement: str) -> None:
+        """``statement`` for each scratch database, on its own server."""
+        for alias, name in self.names.items():
+            url = f"{self.servers[alias]}/postgres"
+            with psycopg.connect(url, autocommit=True) as server:
+                server.execute(sql.SQL(statement).format(sql.Identifier(name)))
 
     def close(self) -> None:
         if self.postgresql:
-            with self.server_cursor() as cursor:
-                for name in self.names.values():
-                    cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self.on_servers("DROP DATABASE IF EXISTS {} WITH (FORCE)")
         self.dir.cleanup()
 
     def manage(self, *args: str, shards: int, drain: int = 0, **popen):

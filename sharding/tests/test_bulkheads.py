@@ -2,6 +2,7 @@
 the fan-out, every shard connection has a timeout, a page whose shard is down
 or late answers 503 naming it, and cross-shard pages reuse their connections."""
 
+import os
 import sqlite3
 import threading
 import time
@@ -124,3 +125,18 @@ class ConnectionReuseTests(TransactionTestCase):
             with self.subTest(alias=alias):
                 # The request thread's own, and the fan-out's threads'.
                 self.assertLessEqual(opened[alias], 1 + THREADS_PER_SHARD)
+
+
+class SeparateServersTests(TransactionTestCase):
+    databases = "__all__"
+
+    def test_each_shard_is_a_server_of_its_own(self):
+        """In pg-sharding (scripts/pg-sharding.sh): one cluster per shard."""
+        if not os.environ.get("SHARD_SERVERS"):
+            self.skipTest("shards on one server here")
+        clusters = {}
+        for alias in ["default", *settings.SHARDS]:
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT system_identifier FROM pg_control_system()")
+                clusters[alias] = cursor.fetchone()[0]
+        self.assertEqual(len(set(clusters.values())), len(clusters), clusters)

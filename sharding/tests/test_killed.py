@@ -86,3 +86,29 @@ class InOtherProcessesTests(SimpleTestCase):
         state = self.scratch.state(shards=5)
         self.assert_each_review_once_where_the_map_says(state, reviews)
         self.assertEqual(len(set(state["map"].values())), 5)
+
+    def test_four_shards_onto_eight_while_writers_write(self):
+        """The move of a site that outgrew its servers: in pg-sharding each
+        of the eight shards is a PostgreSQL server of its own."""
+        with tempfile.TemporaryDirectory() as logs:
+            stop = Path(logs, "stop")
+            writers = [
+                self.scratch.python(
+                    f"from tests.writer import main; "
+                    f"main('w{n}', {str(Path(logs, f'w{n}'))!r}, {str(stop)!r})",
+                    shards=8,
+                )
+                for n in range(3)
+            ]
+            out = self.scratch.finish("rebalance", shards=8)
+            stop.touch()
+            for writer in writers:
+                writer_out, err = writer.communicate(timeout=60)
+                self.assertEqual(writer.returncode, 0, writer_out + err)
+            reviews, missing = expected(self.initial, list(Path(logs).glob("w?")))
+        self.assertIn("Done", out)
+        self.assertEqual(missing, [])  # no writer lost sight of its own review
+        self.assertGreater(len(reviews), len(self.initial))  # the writers wrote
+        state = self.scratch.state(shards=8)
+        self.assert_each_review_once_where_the_map_says(state, reviews)
+        self.assertEqual(len(set(state["map"].values())), 8)
