@@ -3,8 +3,9 @@
 import heapq
 from itertools import islice
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import F
 
 from reviewsite.reviews.admin import ReviewAdmin
 from reviewsite.reviews.models import Review
@@ -35,33 +36,86 @@ class ShardFilter(admin.SimpleListFilter):
 
 
 class AllShards:
-    """The changelist's query on every shard, newest first: as much of a
-    queryset as the admin's paginator uses (count and slices)."""
+    """The changelist's query on every shard, in the changelist's order (newest
+    first unless a column is picked), merged: as much of a queryset as the
+    admin's paginator uses (count and slices). A shard that does not answer is
+    named in a warning, and the list goes on without its rows."""
 
     ordered = True
 
-    def __init__(self, queryset):
-        self.queryset = queryset.order_by("-id")
+    def __init__(self, queryset, request):
+        self.ordering = [str(field) for field in queryset.query.order_by]
+        self.queryset = queryset.order_by(*as_every_shard_sorts(self.ordering))
+        self.request = request
         self.owned = ownership()  # one map for every shard
 
-    def count(self) -> int:
-        counts = on_every_shard(
-            lambda a: owned_rows(self.queryset, a, self.owned[a]).count(),
+    def ask(self, query) -> dict:
+        fan = on_every_shard(
+            lambda a: query(owned_rows(self.queryset, a, self.owned[a])),
             shards=self.owned,
         )
-        return sum(counts.results.values())
+        warned = self.request.__dict__.setdefault("shards_warned_of", set())
+        for alias, why in fan.failed.items():
+            if alias not in warned:  # once a page: it counts, then slices
+                warned.add(alias)
+                messages.warning(
+                    self.request,
+                    f"Reviews of {alias} are missing here: it did not answer ({why}).",
+                )
+        return fan.results
+
+    def count(self) -> int:
+        return sum(self.ask(lambda rows: rows.count()).values())
 
     def __getitem__(self, page: slice) -> list[Review]:
-        rows = on_every_shard(
-            lambda a: list(owned_rows(self.queryset, a, self.owned[a])[: page.stop]),
-            shards=self.owned,
+        pages = self.ask(lambda rows: list(rows[: page.stop]))
+        merged = heapq.merge(*pages.values(), key=merge_key(self.ordering))
+        return list(islice(merged, page.start or 0, page.stop))
+
+
+def as_every_shard_sorts(ordering: list[str]) -> list:
+    """The ordering with NULLs first when ascending and last when descending
+    (SQLite's way; PostgreSQL's is the reverse), so that shards agree."""
+    return [
+        F(field[1:]).desc(nulls_last=True)
+        if field.startswith("-")
+        else F(field).asc(nulls_first=True)
+        for field in ordering
+    ]
+
+
+def merge_key(ordering: list[str]):
+    """The same order as one key for heapq.merge."""
+    fields = [(field.lstrip("-"), field.startswith("-")) for field in ordering]
+
+    def key(row) -> tuple:
+        values = [((v := getattr(row, name)) is not None, v) for name, _ in fields]
+        return tuple(
+            Descending(value) if descending else value
+            for value, (_, descending) in zip(values, fields, strict=True)
         )
-        newest_first = heapq.merge(*rows.results.values(), key=lambda r: -r.pk)
-        return list(islice(newest_first, page.start or 0, page.stop))
+
+    return key
+
+
+class Descending:
+    """A value that sorts the other way round."""
+
+    __slots__ = ["value"]
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other) -> bool:
+        return self.value == other.value
+
+    def __lt__(self, other) -> bool:
+        return other.value < self.value
 
 
 class ShardedReviewAdmin(ReviewAdmin):
     list_filter = [ShardFilter, *ReviewAdmin.list_filter]
+    show_full_result_count = False  # a second count of every shard, per page
 
     def one_shard(self, request) -> str | None:
         shard = request.GET.get(ShardFilter.parameter_name)
@@ -69,7 +123,7 @@ class ShardedReviewAdmin(ReviewAdmin):
 
     def get_paginator(self, request, queryset, per_page, *args, **kwargs):
         if self.one_shard(request) is None:
-            queryset = AllShards(queryset)
+            queryset = AllShards(queryset, request)
         return super().get_paginator(request, queryset, per_page, *args, **kwargs)
 
     def page_of_results(self, request, changelist) -> list[Review]:
@@ -77,7 +131,7 @@ class ShardedReviewAdmin(ReviewAdmin):
             changelist.result_list, list
         ):
             # One page only: Django hands back the queryset itself.
-            return AllShards(changelist.queryset)[0 : changelist.result_count]
+            return AllShards(changelist.queryset, request)[: changelist.result_count]
         return list(changelist.result_list)
 
     def get_readonly_fields(self, request, obj=None):
