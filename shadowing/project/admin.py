@@ -46,7 +46,7 @@ class OverlayAdmin(admin.ModelAdmin):
         # One page, or "show all": Django hands back its local queryset itself.
         return list(changelist.paginator.object_list)
 
-    def get_actions(self, request):
+    def get_actions(self, request, action_location=None):
         # A bulk action runs one query on the local database only.
         return {}
 

@@ -31,6 +31,17 @@ class OverlayAdminTests(SnapshotTestCase):
             **changes,
         }
 
+    def test_no_deprecated_get_actions_on_any_django(self):
+        """Django 6.1 warns about get_actions() without action_location."""
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self.client.get(reverse("admin:products_product_changelist"))
+            key = self.snapshot_product.pk
+            self.client.get(reverse("admin:products_product_change", args=[key]))
+        self.assertEqual([w for w in caught if "get_actions" in str(w.message)], [])
+
     def test_changelist_lists_snapshot_and_local_rows_marked(self):
         Product.objects.create(name="Local kettle", price=Decimal("3"))
         page = self.client.get(reverse("admin:products_product_changelist"))

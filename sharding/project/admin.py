@@ -140,9 +140,13 @@ class ShardedReviewAdmin(ReviewAdmin):
         fields = super().get_readonly_fields(request, obj)
         return [*fields, "product_id"] if obj is not None else fields
 
-    def get_actions(self, request):
+    def get_actions(self, request, action_location=None):
         # Bulk actions run one query on one database: pick a shard first.
-        return super().get_actions(request) if self.one_shard(request) else {}
+        # (action_location: Django 6.1 asks per place, list or change form.)
+        if self.one_shard(request) is None:
+            return {}
+        where = {} if action_location is None else {"action_location": action_location}
+        return super().get_actions(request, **where)
 
     # Django wraps these views in transaction.atomic(router.db_for_write(model)),
     # with no instance to say which shard: wrap them on the review's own shard.

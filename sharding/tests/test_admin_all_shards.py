@@ -87,3 +87,19 @@ class AllShardsChangelistTests(TestCase):
         shown = [row.pk for row in response.context["cl"].result_list]
         elsewhere = [r for r in stored_reviews() if home(r[1]) != down]
         self.assertEqual(shown, in_order(elsewhere, ["-created", "-id"]))
+
+
+class ActionsSignatureTests(TestCase):
+    databases = "__all__"
+
+    def test_no_deprecated_get_actions_on_any_django(self):
+        """Django 6.1 warns about get_actions() without action_location."""
+        import warnings
+
+        boss = get_user_model().objects.create_superuser("boss", "b@x.org", "pw")
+        self.client.force_login(boss)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self.client.get(URL)
+            self.client.get(URL, {"shard": "shard0"})
+        self.assertEqual([w for w in caught if "get_actions" in str(w.message)], [])
