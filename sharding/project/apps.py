@@ -7,6 +7,8 @@ class ProjectConfig(AppConfig):
     verbose_name = "Sharding"
 
     def ready(self) -> None:
+        from . import timeouts  # noqa: F401  (page reads give up in time)
+
         post_migrate.connect(create_shard_map, sender=self)
         post_migrate.connect(hold_logical_shards, sender=self)
         post_migrate.connect(keep_triggers, sender=self)

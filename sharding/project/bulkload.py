@@ -15,7 +15,7 @@ from django.db import connections
 
 from reviewsite.web.management.commands.setup_demo import insert_reviews
 
-from . import fence, ids, productstats, timeouts
+from . import fence, ids, productstats
 
 
 class ShardWriters:
@@ -51,7 +51,7 @@ class ShardWriters:
     def write(self, alias: str, batches: queue.Queue) -> None:
         rows = ()
         try:
-            with timeouts.unhurried(alias), productstats.suspended(alias):
+            with productstats.suspended(alias):
                 ids.claim(self.block, alias, self.logicals[alias])
                 with fence.suspended(alias):
                     while (rows := batches.get()) is not None:

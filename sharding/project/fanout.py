@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connections
 
-from . import shardmap
+from . import shardmap, timeouts
 
 # Threads per shard: as many pages as may ask one shard at once.
 THREADS_PER_SHARD = 8
 _pools: dict[str, ThreadPoolExecutor] = {}
 # A shard that hangs keeps its threads until its queries end. Once this many
 # of its queries are overdue (past the timeout, still running), it is not asked
-# again until one ends: a hung shard keeps most of its own threads free too.
+# again until one ends; a query still queued when its page gives up is
+# dropped. Pages that arrive together may still fill its threads: its own.
 MAX_OVERDUE_PER_SHARD = 2
 _overdue: Counter = Counter()
 _overdue_lock = threading.Lock()
@@ -64,7 +65,8 @@ def on_every_shard(query: Callable[[str], object], shards=None) -> FanOut:
     for future in late:
         alias = futures[future]
         outcome.failed[alias] = f"no answer within {settings.SHARD_TIMEOUT_SECONDS} s"
-        _count_overdue(future, alias)
+        if not future.cancel():  # still queued: nobody waits for it any more
+            _count_overdue(future, alias)
     return outcome
 
 
@@ -72,7 +74,8 @@ def _submit(query, alias: str) -> Future:
     # Connections are per thread: the caller's execute wrappers (the activity
     # panel's) are installed on the worker's connection too.
     wrappers = list(connections[alias].execute_wrappers)
-    return _pool_of(alias).submit(_in_worker, query, alias, wrappers)
+    page = timeouts.reading_a_page.get()  # a page's reads give up in time
+    return _pool_of(alias).submit(_in_worker, query, alias, wrappers, page)
 
 
 def close_all() -> None:
@@ -107,7 +110,8 @@ def _count_overdue(future: Future, alias: str) -> None:
     future.add_done_callback(ended)  # at once if it ended in the meantime
 
 
-def _in_worker(query, alias: str, wrappers: list) -> object:
+def _in_worker(query, alias: str, wrappers: list, page: bool) -> object:
+    timeouts.reading_a_page.set(page)
     connection = connections[alias]
     # What a request's start and end do for a request thread: drop the
     # connection if it failed, or outlived CONN_MAX_AGE; otherwise reuse it.

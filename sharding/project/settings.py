@@ -35,7 +35,7 @@ for settings_dict in DATABASES.values():
         settings_dict["TEST"] = {"NAME": sqlite_test_file(settings_dict["NAME"])}
 # Every shard connection gives up in time: a hung shard costs a cross-shard
 # page its rows, and a page of that shard alone a 503, never a stuck worker.
-# (A move or a bulk load lifts it on its own connections: timeouts.py.)
+# PostgreSQL: connecting, and the statements of page reads (timeouts.py).
 SHARD_STATEMENT_TIMEOUT_SECONDS = 5
 for alias in SHARDS + DRAINING_SHARDS:
     shard = DATABASES[alias]
@@ -45,9 +45,7 @@ for alias in SHARDS + DRAINING_SHARDS:
     if shard["ENGINE"].endswith("sqlite3"):
         options["timeout"] = SHARD_STATEMENT_TIMEOUT_SECONDS  # for a lock
     else:
-        options["connect_timeout"] = 2
-        milliseconds = SHARD_STATEMENT_TIMEOUT_SECONDS * 1000
-        options["options"] = f"-c statement_timeout={milliseconds}"
+        options.setdefault("connect_timeout", 2)
 DATABASE_ROUTERS = ["project.router.ShardRouter"]
 # A write refused while its logical shard moves, or a shard down or late:
 # 503, try again, on any page.

@@ -3,6 +3,7 @@ the fan-out, every shard connection has a timeout, a page whose shard is down
 or late answers 503 naming it, and cross-shard pages reuse their connections."""
 
 import os
+import runpy
 import sqlite3
 import threading
 import time
@@ -16,6 +17,7 @@ from django.test import TransactionTestCase, override_settings
 from django.urls import reverse
 
 from project.fanout import THREADS_PER_SHARD, on_every_shard
+from project.timeouts import reading_a_page
 from reviewsite.reviews.models import Review
 from reviewsite.testing import make_product, make_review
 
@@ -54,9 +56,20 @@ class ShardTimeoutTests(TransactionTestCase):
             with self.subTest(alias=alias):
                 if connections[alias].vendor == "sqlite":
                     self.assertLessEqual(options["timeout"], 5)
-                else:
-                    self.assertIn("statement_timeout=", options["options"])
+                else:  # and statements of page reads: PageTimeoutTests
                     self.assertLessEqual(options["connect_timeout"], 5)
+
+    def test_an_operators_options_are_kept(self):
+        """The timeouts go beside what DATABASE_URL_SHARD0 says, not over it."""
+        url = "postgres://u@h:5/db?options=-c%20search_path%3Dx&connect_timeout=30"
+        with mock.patch.dict(os.environ, DATABASE_URL_SHARD0=url):
+            from reviewsite.settings import database
+
+            given = database("shard0", None)["OPTIONS"]
+            project = runpy.run_path(str(settings.BASE_DIR / "project/settings.py"))
+        options = project["DATABASES"]["shard0"]["OPTIONS"]
+        self.assertEqual(options["options"], given["options"])
+        self.assertEqual(options["connect_timeout"], given["connect_timeout"])
 
     def test_a_review_on_a_down_shard_answers_503_naming_it(self):
         review = make_review(make_product("Kettle"), text="On a shard")
@@ -140,3 +153,106 @@ class SeparateServersTests(TransactionTestCase):
                 cursor.execute("SELECT system_identifier FROM pg_control_system()")
                 clusters[alias] = cursor.fetchone()[0]
         self.assertEqual(len(set(clusters.values())), len(clusters), clusters)
+
+
+class PageTimeoutTests(TransactionTestCase):
+    """On PostgreSQL a page's reads give up in time; nothing else does (the
+    admin's delete of a product and its reviews, find_orphans, a move)."""
+
+    databases = "__all__"
+
+    def setUp(self):
+        if connections["shard0"].vendor != "postgresql":
+            self.skipTest("SQLite: a lock wait, for every connection")
+
+    def slept(self, alias="shard0") -> bool:
+        try:
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT pg_sleep(0.3)")
+            return True
+        except OperationalError:  # canceling statement due to statement timeout
+            return False
+
+    @override_settings(SHARD_STATEMENT_TIMEOUT_SECONDS=0.1)
+    def test_only_page_reads_are_cut_short(self):
+        self.assertTrue(self.slept())  # a command, a task
+        token = reading_a_page.set(True)
+        try:
+            self.assertFalse(self.slept())  # a GET
+            fan = on_every_shard(lambda alias: self.slept(alias))
+            self.assertEqual(set(fan.results.values()), {False})
+        finally:
+            reading_a_page.reset(token)
+        self.assertTrue(self.slept())  # the next POST, on the same connection
+        fan = on_every_shard(lambda alias: self.slept(alias))
+        self.assertEqual(set(fan.results.values()), {True})
+
+
+class OverdueTests(TransactionTestCase):
+    databases = "__all__"
+
+    @override_settings(SHARD_TIMEOUT_SECONDS=0.3)
+    def test_queries_still_queued_when_their_page_gives_up_never_run(self):
+        """Ten pages at once on a hung shard: they fill its own threads (and
+        only its own); the queries left queued are dropped, not run later."""
+        release = threading.Event()
+        self.addCleanup(release.set)
+        started, after_release = [], []
+
+        def query(alias):
+            (after_release if release.is_set() else started).append(alias)
+            release.wait(30)
+            return alias
+
+        barrier = threading.Barrier(10)
+
+        def page():
+            barrier.wait()
+            on_every_shard(query, shards=["shard0"])
+
+        pages = [threading.Thread(target=page) for _ in range(10)]
+        for thread in pages:
+            thread.start()
+        for thread in pages:
+            thread.join()
+        release.set()
+        time.sleep(0.5)
+        self.assertLessEqual(len(started), THREADS_PER_SHARD)
+        self.assertEqual(after_release, [])
+
+
+class TroublePageTests(TransactionTestCase):
+    databases = "__all__"
+
+    def test_a_shard_missing_a_column_is_a_500_not_an_outage(self):
+        """SQLite raises a bug ("no such column") as an OperationalError too."""
+        review = make_review(make_product("Kettle"), text="On a shard")
+        alias = home(review.product_id)
+        if connections[alias].vendor != "sqlite":
+            self.skipTest("PostgreSQL raises it as a ProgrammingError: a 500")
+        with connections[alias].cursor() as cursor:
+            cursor.execute("ALTER TABLE reviews_review RENAME COLUMN text TO body")
+        self.addCleanup(self.rename_back, alias)
+        self.client.raise_request_exception = False
+        response = self.client.get(reverse("review", args=[review.pk]))
+        self.assertEqual(response.status_code, 500)
+
+    def rename_back(self, alias):
+        with connections[alias].cursor() as cursor:
+            cursor.execute("ALTER TABLE reviews_review RENAME COLUMN body TO text")
+
+    def test_a_503_logs_the_error_behind_it(self):
+        review = make_review(make_product("Kettle"), text="On a shard")
+        alias = home(review.product_id)
+
+        def down(execute, sql, params, many, context):
+            raise OperationalError("FATAL: too many connections for role")
+
+        with (
+            self.assertLogs("project.middleware", "WARNING") as logs,
+            connections[alias].execute_wrapper(down),
+        ):
+            response = self.client.get(reverse("review", args=[review.pk]))
+        self.assertEqual(response.status_code, 503)
+        self.assertIn("too many connections", logs.output[0])
+        self.assertIn(alias, logs.output[0])

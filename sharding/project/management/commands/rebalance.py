@@ -7,7 +7,6 @@ any point, a rerun finishes the job first. One run at a time.
 """
 
 from collections import Counter
-from contextlib import ExitStack
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -19,7 +18,6 @@ from django.db.migrations.executor import MigrationExecutor
 from project import rebalance, shardmap
 from project.lease import Lease, LeaseHeld
 from project.models import ShardMap, ShardMove
-from project.timeouts import unhurried
 
 
 def unapplied_migrations(alias: str) -> list:
@@ -48,10 +46,7 @@ class Command(BaseCommand):
         except LeaseHeld as held:
             raise CommandError(str(held)) from None
         try:
-            with ExitStack() as stack:  # moves copy whole logical shards
-                for alias in [*settings.SHARDS, *settings.DRAINING_SHARDS]:
-                    stack.enter_context(unhurried(alias))
-                self.move_logical_shards(lease)
+            self.move_logical_shards(lease)
         except Exception:
             lease.release()  # what it froze is thawed; the next run goes on
             raise
