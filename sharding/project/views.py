@@ -27,8 +27,9 @@ class LatestReviewsView(TemplateView):
     Newest by ``created``, then id (as ``Review.Meta.ordering``): ids carry the
     time a row was written, which for imported or backdated reviews is not
     when they were created. Each shard returns at most one page of rows older
-    than the cursor (a range scan of the (created, id) index), merged newest
-    first: page 500 costs what page 1 costs.
+    than the cursor, and one row more to tell whether an older page exists (a
+    range scan of the (created, id) index), merged newest first: page 500
+    costs what page 1 costs.
     """
 
     template_name = "sharding/latest_reviews.html"
@@ -41,9 +42,10 @@ class LatestReviewsView(TemplateView):
             lambda alias: self.page_of(alias, before), shards=self.ownership
         )
         newest_first = heapq.merge(*fan.results.values(), key=position, reverse=True)
-        reviews = list(islice(newest_first, self.per_page))
+        # One row more than a page says whether an older page has any.
+        reviews = list(islice(newest_first, self.per_page + 1))
+        more, reviews = len(reviews) > self.per_page, reviews[: self.per_page]
         attach_authors(attach_products(reviews))
-        more = len(reviews) == self.per_page
         return super().get_context_data(
             reviews=reviews,
             next_cursor=cursor_after(reviews[-1]) if more else None,
@@ -62,7 +64,7 @@ class LatestReviewsView(TemplateView):
                 Q(created__lte=created),
                 Q(created__lt=created) | Q(created=created, id__lt=review_id),
             )
-        return list(rows[: self.per_page])
+        return list(rows[: self.per_page + 1])
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

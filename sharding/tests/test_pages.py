@@ -83,6 +83,17 @@ class PageCostTests(TestCase):
                 ):
                     self.client.get(url)
 
+    def test_the_last_page_has_no_older_link_when_the_total_is_a_whole_page(self):
+        """120 reviews: six full pages, and no seventh, empty, behind a link."""
+        url, pages = reverse("latest_reviews"), 0
+        while url:
+            response = self.client.get(url)
+            pages += 1
+            self.assertEqual(len(response.context["reviews"]), 20)
+            cursor = response.context["next_cursor"]
+            url = f"{reverse('latest_reviews')}?before={cursor}" if cursor else None
+        self.assertEqual(pages, 6)
+
     def test_a_bad_cursor_is_a_404(self):
         bad = ["abc", "-5", "99999999999999999999999", "1.5", "²", "١٢", "5", "1_",
                "999999999999999999_1", "1_99999999999999999999"]  # fmt: skip
@@ -191,7 +202,8 @@ class ThreadedFanOutTests(TransactionTestCase):
         view.ownership = shardmap.ownership()
         for alias in settings.SHARDS:
             with self.subTest(alias=alias):
-                self.assertLessEqual(len(view.page_of(alias, None)), view.per_page)
+                # A page, and one row to tell whether an older page exists.
+                self.assertLessEqual(len(view.page_of(alias, None)), view.per_page + 1)
         self.assertGreater(len(stored_reviews()), 4 * view.per_page // 2)
 
     def test_a_shard_failing_in_its_thread_degrades_the_page(self):
