@@ -17,6 +17,8 @@ import threading
 from django.db import connections
 from django.db.models.expressions import RawSQL
 
+from reviewsite.ordering import sort_key
+
 from .overlay import (
     LOCAL,
     SNAPSHOT,
@@ -85,36 +87,6 @@ class Hidden:
     def before(self, row) -> int:
         """How many come before ``row``: a bisection, no query."""
         return bisect.bisect_left(self.positions, sort_key(self.ordering)(row))
-
-
-def sort_key(ordering: list[str]):
-    """order()'s order as one key (to bisect by): NULLs first when ascending."""
-    fields = [(sort_name(field), field.startswith("-")) for field in ordering]
-
-    def key(row) -> tuple:
-        values = [(getattr(row, name), descending) for name, descending in fields]
-        return tuple(
-            Reversed((value is not None, value)) if descending
-            else (value is not None, value)
-            for value, descending in values
-        )  # fmt: skip
-
-    return key
-
-
-class Reversed:
-    """A value that sorts the other way round (a descending field)."""
-
-    __slots__ = ["value"]
-
-    def __init__(self, value):
-        self.value = value
-
-    def __eq__(self, other) -> bool:
-        return self.value == other.value
-
-    def __lt__(self, other) -> bool:
-        return other.value < self.value
 
 
 # (snapshot identity, query, keys) -> the rows the keys hide; the last few.

@@ -19,6 +19,8 @@ from django.db.models import F, Model, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Collate
 
+from reviewsite.ordering import sort_name
+
 from .models import Tombstone
 
 LOCAL, SNAPSHOT = "default", "snapshot"
@@ -164,11 +166,6 @@ def mark(rows: list[Model]) -> list[Model]:
     for row in rows:
         row.shadow_source = "local" if row._state.db == LOCAL else "snapshot"
     return rows
-
-
-def sort_name(field: str) -> str:
-    name = field.lstrip("-")
-    return "pk" if name == "id" else name
 
 
 def as_python_sorts(model, ordering: list[str], alias: str) -> list:

@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import F
 
+from reviewsite.ordering import sort_key
 from reviewsite.reviews.admin import ReviewAdmin
 from reviewsite.reviews.models import Review
 
@@ -69,7 +70,7 @@ class AllShards:
 
     def __getitem__(self, page: slice) -> list[Review]:
         pages = self.ask(lambda rows: list(rows[: page.stop]))
-        merged = heapq.merge(*pages.values(), key=merge_key(self.ordering))
+        merged = heapq.merge(*pages.values(), key=sort_key(self.ordering))
         return list(islice(merged, page.start or 0, page.stop))
 
 
@@ -82,35 +83,6 @@ def as_every_shard_sorts(ordering: list[str]) -> list:
         else F(field).asc(nulls_first=True)
         for field in ordering
     ]
-
-
-def merge_key(ordering: list[str]):
-    """The same order as one key for heapq.merge."""
-    fields = [(field.lstrip("-"), field.startswith("-")) for field in ordering]
-
-    def key(row) -> tuple:
-        values = [((v := getattr(row, name)) is not None, v) for name, _ in fields]
-        return tuple(
-            Descending(value) if descending else value
-            for value, (_, descending) in zip(values, fields, strict=True)
-        )
-
-    return key
-
-
-class Descending:
-    """A value that sorts the other way round."""
-
-    __slots__ = ["value"]
-
-    def __init__(self, value):
-        self.value = value
-
-    def __eq__(self, other) -> bool:
-        return self.value == other.value
-
-    def __lt__(self, other) -> bool:
-        return other.value < self.value
 
 
 class ShardedReviewAdmin(ReviewAdmin):
