@@ -1,5 +1,7 @@
 import hashlib
+import threading
 from decimal import Decimal
+from io import StringIO
 
 from django.core.management import call_command
 from django.db import connections
@@ -26,6 +28,33 @@ def snapshot_sha256() -> str:
             )
             digest.update(cursor.fetchone()[0].encode())
     return digest.hexdigest()
+
+
+def run(*args) -> str:
+    """A management command's output."""
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def take_snapshot_elsewhere() -> None:
+    """As another process would: its own connections, ours left open. (On
+    PostgreSQL, here: the swap drops the old database and its sessions, and
+    the test databases are known by name to this thread's connections only.)"""
+    if connections["snapshot"].vendor == "postgresql":
+        call_command("take_snapshot", stdout=StringIO())
+        connections.close_all()  # as the next request does: sessions were ended
+        return
+
+    def go():
+        try:
+            call_command("take_snapshot", stdout=StringIO())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    thread.join()
 
 
 def publish(products: int = 6, reviews_each: int = 2) -> None:

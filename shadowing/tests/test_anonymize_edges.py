@@ -6,17 +6,12 @@ import signal
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.db import connections
 
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
 
-from .helpers import SnapshotTestCase
-
-
-def run(*args):
-    call_command(*args, stdout=open("/dev/null", "w"))  # noqa: SIM115
+from .helpers import SnapshotTestCase, run
 
 
 class Base(SnapshotTestCase):

@@ -3,12 +3,9 @@ tombstone and put back, exactly as it was, when products are reset; a reset
 that would bring back reviews of a product that cannot come back refuses
 without --force. (Found by trying to break the burial.)"""
 
-import threading
 from decimal import Decimal
-from io import StringIO
 
-from django.core.management import CommandError, call_command
-from django.db import connections
+from django.core.management import CommandError
 from django.utils import timezone
 
 from project.deep_pages import FastOverlay
@@ -17,13 +14,7 @@ from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
 from reviewsite.testing import on_sqlite_only
 
-from .helpers import SnapshotTestCase, publish
-
-
-def run(*args) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
+from .helpers import SnapshotTestCase, publish, run, take_snapshot_elsewhere
 
 
 class BurialTests(SnapshotTestCase):
@@ -92,18 +83,6 @@ class ProductGoneFromProductionTests(SnapshotTestCase):
             CommandError, "1 review(s) without their product"
         ):
             run("shadow_reset", "products.product")
-
-
-def take_snapshot_elsewhere():
-    def go():
-        try:
-            call_command("take_snapshot", stdout=StringIO())
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=go)
-    thread.start()
-    thread.join()
 
 
 class ReusedOverlayTests(SnapshotTestCase):

@@ -2,10 +2,9 @@
 builds it all."""
 
 from decimal import Decimal
-from io import StringIO
 
 from django.contrib.auth import get_user_model
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.test import override_settings
 
 from project.management.commands.take_snapshot import sqlite_file
@@ -15,13 +14,7 @@ from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
 from reviewsite.testing import on_sqlite_only, raw_count
 
-from .helpers import SnapshotTestCase, snapshot_sha256
-
-
-def run(*args) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
+from .helpers import SnapshotTestCase, run, snapshot_sha256
 
 
 class TakeSnapshotTests(SnapshotTestCase):

@@ -1,31 +1,14 @@
 """The identity is read before the rows: a new snapshot landing in between
 must not file the new rows under the old identity."""
 
-import threading
 from unittest import mock
-
-from django.core.management import call_command
-from django.db import connections
 
 from project import hidden_rows as memo
 from project.deep_pages import FastOverlay as Overlay
 from reviewsite.products.models import Product
 from reviewsite.testing import on_sqlite_only
 
-from .helpers import SnapshotTestCase
-
-
-def take_snapshot_elsewhere():
-    """Another process's take_snapshot: its own connections."""
-
-    def go():
-        call_command("take_snapshot", stdout=open("/dev/null", "w"))  # noqa: SIM115
-        for alias in connections:
-            connections[alias].close()
-
-    thread = threading.Thread(target=go)
-    thread.start()
-    thread.join()
+from .helpers import SnapshotTestCase, take_snapshot_elsewhere
 
 
 class IdentityRace(SnapshotTestCase):

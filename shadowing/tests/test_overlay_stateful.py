@@ -7,7 +7,6 @@ in_bulk, and the admin's changelists) is compared with the oracle: the merged
 rows, computed in Python from the raw tables (snapshot rows, less the keys a
 local row or a tombstone holds, plus the local rows)."""
 
-import threading
 from decimal import Decimal
 from io import StringIO
 from unittest import mock
@@ -31,7 +30,7 @@ from project.overlay import Overlay
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
 
-from .helpers import SnapshotTestCase
+from .helpers import SnapshotTestCase, take_snapshot_elsewhere
 
 LOCAL, SNAPSHOT = "default", "snapshot"
 PRODUCT_ORDERS = [["name", "id"], ["-price", "id"]]
@@ -65,26 +64,6 @@ def in_order(rows, ordering: list[str]) -> list:
 
 def keys(rows) -> list[int]:
     return [row.pk for row in rows]
-
-
-def take_snapshot_elsewhere() -> None:
-    """As another process would: its own connections, ours left open. (On
-    PostgreSQL, here: the swap drops the old database and its sessions, and
-    the test databases are known by name to this thread's connections only.)"""
-    if connections[SNAPSHOT].vendor == "postgresql":
-        call_command("take_snapshot", stdout=StringIO())
-        connections.close_all()  # as the next request does: sessions were ended
-        return
-
-    def run():
-        try:
-            call_command("take_snapshot", stdout=StringIO())
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
 
 
 class OverlayMachine(RuleBasedStateMachine):
