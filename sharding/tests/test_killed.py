@@ -25,6 +25,24 @@ class InOtherProcessesTests(SimpleTestCase):
         self.assertIn("Created 600 reviews", out)
         self.initial = self.texts(self.scratch.state(shards=4))
 
+    def start_writers(self, logs: str, stop: Path, shards: int) -> list:
+        """Three writer processes (tests/writer.py), logging to ``logs``,
+        until ``stop`` exists."""
+        return [
+            self.scratch.python(
+                f"from tests.writer import main; "
+                f"main('w{n}', {str(Path(logs, f'w{n}'))!r}, {str(stop)!r})",
+                shards=shards,
+            )
+            for n in range(3)
+        ]
+
+    def stop_writers(self, writers: list, stop: Path) -> None:
+        stop.touch()
+        for writer in writers:
+            out, err = writer.communicate(timeout=60)
+            self.assertEqual(writer.returncode, 0, out + err)
+
     def texts(self, state: dict) -> dict[int, str]:
         return {review_id: text for review_id, _, _, text in state["reviews"]}
 
@@ -60,22 +78,12 @@ class InOtherProcessesTests(SimpleTestCase):
     def test_two_runs_at_once_while_writers_write(self):
         with tempfile.TemporaryDirectory() as logs:
             stop = Path(logs, "stop")
-            writers = [
-                self.scratch.python(
-                    f"from tests.writer import main; "
-                    f"main('w{n}', {str(Path(logs, f'w{n}'))!r}, {str(stop)!r})",
-                    shards=5,
-                )
-                for n in range(3)
-            ]
+            writers = self.start_writers(logs, stop, shards=5)
             first = self.scratch.manage("rebalance", shards=5)
             time.sleep(0.3)  # a second operator, or a retried cron job
             second = self.scratch.manage("rebalance", shards=5)
             runs = [run.communicate(timeout=300) for run in (first, second)]
-            stop.touch()
-            for writer in writers:
-                out, err = writer.communicate(timeout=60)
-                self.assertEqual(writer.returncode, 0, out + err)
+            self.stop_writers(writers, stop)
             codes = sorted(run.returncode for run in (first, second))
             self.assertEqual(codes, [0, 1], runs)
             refused = [out + err for out, err in runs if "Done" not in out]
@@ -92,19 +100,9 @@ class InOtherProcessesTests(SimpleTestCase):
         of the eight shards is a PostgreSQL server of its own."""
         with tempfile.TemporaryDirectory() as logs:
             stop = Path(logs, "stop")
-            writers = [
-                self.scratch.python(
-                    f"from tests.writer import main; "
-                    f"main('w{n}', {str(Path(logs, f'w{n}'))!r}, {str(stop)!r})",
-                    shards=8,
-                )
-                for n in range(3)
-            ]
+            writers = self.start_writers(logs, stop, shards=8)
             out = self.scratch.finish("rebalance", shards=8)
-            stop.touch()
-            for writer in writers:
-                writer_out, err = writer.communicate(timeout=60)
-                self.assertEqual(writer.returncode, 0, writer_out + err)
+            self.stop_writers(writers, stop)
             reviews, missing = expected(self.initial, list(Path(logs).glob("w?")))
         self.assertIn("Done", out)
         self.assertEqual(missing, [])  # no writer lost sight of its own review
