@@ -14,8 +14,10 @@ speed-ups. Its answers are the core's (the tests compare them).
 from django.db import connections, models
 from django.db.models import Model, Q
 
+from reviewsite.ordering import as_sorts
+
 from .hidden_rows import CountedOverlay
-from .overlay import as_python_sorts, listed, mark, order, sort_name
+from .overlay import listed, mark, order, sort_name
 
 # From this row on, a page is found by skipping in SQL (_deep_page) rather
 # than by reading and merging every row before it.
@@ -52,7 +54,7 @@ class FastOverlay(CountedOverlay):
         """Rows ``start:stop`` of one side as sort values and key only: SQLite
         reads them from the index, and no model is built."""
         ordering = ordering or self.ordering
-        sorts = as_python_sorts(self.model, ordering, queryset.db)
+        sorts = as_sorts(self.model, ordering, queryset.db)
         names = dict.fromkeys([*(sort_name(field) for field in ordering), "pk"])
         rows = queryset.order_by(*sorts).values_list(*names, named=True)
         return list(rows[start:stop])

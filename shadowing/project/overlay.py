@@ -14,12 +14,11 @@ import json
 from itertools import groupby
 
 from django.conf import settings
-from django.db import connections, models
-from django.db.models import F, Model, Q
+from django.db import connections
+from django.db.models import Model, Q
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Collate
 
-from reviewsite.ordering import sort_name
+from reviewsite.ordering import as_sorts, sort_name
 
 from .models import Tombstone
 
@@ -40,6 +39,7 @@ class Overlay:
         self.model = model
         self.where = where or Q()
         self.ordering = list(ordering or model._meta.ordering or ["pk"])
+        check_ordering(self.ordering)
         # A queryset to start from on both sides (the admin's filtered one).
         self.base = model._default_manager.all() if base is None else base
 
@@ -111,7 +111,7 @@ class Overlay:
 
     def _fetch(self, queryset, stop, start=0) -> list[Model]:
         """Rows ``start:stop`` of one side, in the overlay's order, marked."""
-        sorts = as_python_sorts(self.model, self.ordering, queryset.db)
+        sorts = as_sorts(self.model, self.ordering, queryset.db)
         return mark(list(queryset.order_by(*sorts)[start:stop]))
 
     def visible(self, stop) -> list[Model]:
@@ -166,30 +166,6 @@ def mark(rows: list[Model]) -> list[Model]:
     for row in rows:
         row.shadow_source = "local" if row._state.db == LOCAL else "snapshot"
     return rows
-
-
-def as_python_sorts(model, ordering: list[str], alias: str) -> list:
-    """The ordering as each database must apply it for order() to merge the
-    two sides: NULLs first when ascending (SQLite's way; PostgreSQL's is the
-    reverse), and text by code point (PostgreSQL's collation may not be)."""
-    check_ordering(ordering)
-    text = (models.CharField, models.TextField)
-    expressions = []
-    for field in ordering:
-        name = sort_name(field)
-        value = F(name)
-        target = model._meta.pk if name == "pk" else model._meta.get_field(name)
-        if connections[alias].vendor == "postgresql" and isinstance(target, text):
-            value = Collate(value, "C")
-        # NULLS FIRST/LAST only where a NULL may be: SQLite walks an index
-        # more slowly with it, and PostgreSQL's index on a NOT NULL column
-        # serves either way.
-        nulls = target.null
-        if field.startswith("-"):
-            expressions.append(value.desc(nulls_last=nulls or None))
-        else:
-            expressions.append(value.asc(nulls_first=nulls or None))
-    return expressions
 
 
 def check_ordering(ordering) -> None:

@@ -5,12 +5,12 @@ from itertools import islice
 
 from django.contrib import admin, messages
 from django.db import transaction
-from django.db.models import F
 
-from reviewsite.ordering import sort_key
+from reviewsite.ordering import as_sorts, sort_key
 from reviewsite.reviews.admin import ReviewAdmin
 from reviewsite.reviews.models import Review
 
+from .deep_pages import rows_at
 from .fanout import on_every_shard
 from .shardmap import (
     NoShardInformation,
@@ -46,43 +46,43 @@ class AllShards:
 
     def __init__(self, queryset, request):
         self.ordering = [str(field) for field in queryset.query.order_by]
-        self.queryset = queryset.order_by(*as_every_shard_sorts(self.ordering))
+        self.queryset = queryset
         self.request = request
         self.owned = ownership()  # one map for every shard
+        self.counts = None
 
     def ask(self, query) -> dict:
-        fan = on_every_shard(
-            lambda a: query(owned_rows(self.queryset, a, self.owned[a])),
-            shards=self.owned,
-        )
+        """``query(alias, rows)`` on each shard that has answered so far."""
         warned = self.request.__dict__.setdefault("shards_warned_of", set())
+        fan = on_every_shard(
+            lambda a: query(a, self.rows_of(a)),
+            shards=[alias for alias in self.owned if alias not in warned],
+        )
         for alias, why in fan.failed.items():
-            if alias not in warned:  # once a page: it counts, then slices
-                warned.add(alias)
-                messages.warning(
-                    self.request,
-                    f"Reviews of {alias} are missing here: it did not answer ({why}).",
-                )
+            warned.add(alias)  # once a page: it counts, then slices
+            messages.warning(
+                self.request,
+                f"Reviews of {alias} are missing here: it did not answer ({why}).",
+            )
         return fan.results
 
+    def rows_of(self, alias: str):
+        rows = owned_rows(self.queryset, alias, self.owned[alias])
+        return rows.order_by(*as_sorts(rows.model, self.ordering, alias))
+
     def count(self) -> int:
-        return sum(self.ask(lambda rows: rows.count()).values())
+        self.counts = self.ask(lambda alias, rows: rows.count())
+        return sum(self.counts.values())
 
     def __getitem__(self, page: slice) -> list[Review]:
-        pages = self.ask(lambda rows: list(rows[: page.stop]))
-        merged = heapq.merge(*pages.values(), key=sort_key(self.ordering))
-        return list(islice(merged, page.start or 0, page.stop))
-
-
-def as_every_shard_sorts(ordering: list[str]) -> list:
-    """The ordering with NULLs first when ascending and last when descending
-    (SQLite's way; PostgreSQL's is the reverse), so that shards agree."""
-    return [
-        F(field[1:]).desc(nulls_last=True)
-        if field.startswith("-")
-        else F(field).asc(nulls_first=True)
-        for field in ordering
-    ]
+        start, stop = page.start or 0, page.stop
+        if start == 0:  # the first page: nothing to skip
+            pages = self.ask(lambda alias, rows: list(rows[:stop]))
+            merged = heapq.merge(*pages.values(), key=sort_key(self.ordering))
+            return list(islice(merged, stop))
+        if self.counts is None:
+            self.count()
+        return rows_at(self.ask, self.ordering, self.counts, start, stop)
 
 
 class ShardedReviewAdmin(ReviewAdmin):

@@ -3,14 +3,20 @@ newest first by default, each column's sort merged across shards, and a shard
 that does not answer named in a warning, never silently dropped."""
 
 import random
+import re
+from contextlib import ExitStack
 from datetime import timedelta
+from unittest import mock
 
+from django.conf import settings
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import OperationalError, connections
 from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
+from reviewsite.reviews.models import Review
 from reviewsite.testing import make_product, make_review
 
 from .helpers import home, stored_reviews
@@ -74,6 +80,38 @@ class AllShardsChangelistTests(TestCase):
             with self.subTest(o=o):
                 expected = in_order(stored_reviews(), ordering)
                 self.assertEqual(self.shown(o=o), expected[:100])
+
+    def test_every_page_of_every_order_is_the_merged_list(self):
+        orderings = {
+            "": ["-created", "-id"],
+            "0": ["pk"],
+            "-3.4": ["-rating", "created", "-pk"],
+        }
+        with mock.patch.object(admin.site._registry[Review], "list_per_page", 7):
+            for o, ordering in orderings.items():
+                expected = in_order(stored_reviews(), ordering)
+                for p in range(1, 10):
+                    with self.subTest(o=o, p=p):
+                        shown = self.shown(o=o, p=p) if o else self.shown(p=p)
+                        self.assertEqual(shown, expected[(p - 1) * 7 : p * 7])
+
+    def test_a_deep_page_reads_about_a_page_from_each_shard(self):
+        """Page p once read p pages from every shard, and merged them."""
+        limits = []
+
+        def record(execute, sql, params, many, context):
+            if "reviews_review" in sql and (limit := re.search(r"LIMIT (\d+)", sql)):
+                limits.append(int(limit[1]))
+            return execute(sql, params, many, context)
+
+        with mock.patch.object(admin.site._registry[Review], "list_per_page", 3):
+            with ExitStack() as stack:
+                for alias in settings.SHARDS:
+                    stack.enter_context(connections[alias].execute_wrapper(record))
+                shown = self.shown(p=19)
+        self.assertEqual(shown, in_order(stored_reviews(), ["-created", "-id"])[54:57])
+        self.assertTrue(limits)
+        self.assertLessEqual(max(limits), 2 * 3)
 
     def test_a_shard_that_does_not_answer_is_named_not_dropped(self):
         down = home(stored_reviews()[0][1])
