@@ -4,6 +4,7 @@ or late answers 503 naming it, and cross-shard pages reuse their connections."""
 
 import os
 import runpy
+import signal
 import sqlite3
 import threading
 import time
@@ -16,6 +17,7 @@ from django.db.backends.signals import connection_created
 from django.test import TransactionTestCase, override_settings
 from django.urls import reverse
 
+from project import fanout
 from project.fanout import THREADS_PER_SHARD, on_every_shard
 from project.timeouts import reading_a_page
 from reviewsite.reviews.models import Review
@@ -256,3 +258,75 @@ class TroublePageTests(TransactionTestCase):
         self.assertEqual(response.status_code, 503)
         self.assertIn("too many connections", logs.output[0])
         self.assertIn(alias, logs.output[0])
+
+
+class FrozenServerTests(TransactionTestCase):
+    """A server that freezes (stopped, its machine paused) keeps its connections
+    open and never cancels its own statements: a page's read gives up all the
+    same, and the page answers 503."""
+
+    databases = "__all__"
+
+    def setUp(self):
+        if connections["shard0"].vendor != "postgresql":
+            self.skipTest("PostgreSQL: SQLite has no server to freeze")
+        self.review = make_review(make_product("Kettle"), text="On a shard")
+        self.alias = home(self.review.product_id)
+
+    def backend(self, alias) -> int:
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cursor.fetchone()[0]
+
+    def freeze(self, *pids) -> None:
+        """Stop these server processes for ten seconds at most: a test that
+        fails must not hang."""
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except PermissionError:
+                self.skipTest("the PostgreSQL server runs as another user")
+            thaw = threading.Timer(10, os.kill, (pid, signal.SIGCONT))
+            thaw.start()
+            self.addCleanup(thaw.cancel)
+            self.addCleanup(os.kill, pid, signal.SIGCONT)
+        self.addCleanup(connections[self.alias].close)  # cut: not reused
+
+    @override_settings(SHARD_STATEMENT_TIMEOUT_SECONDS=0.2)
+    def test_a_page_on_a_frozen_shard_answers_503_in_time(self):
+        self.freeze(self.backend(self.alias))
+        started = time.monotonic()
+        response = self.client.get(reverse("review", args=[self.review.pk]))
+        self.assertEqual(response.status_code, 503)
+        self.assertLess(time.monotonic() - started, 0.2 + 2)
+        self.assertContains(response, self.alias, status_code=503)
+
+    @override_settings(SHARD_STATEMENT_TIMEOUT_SECONDS=0.2)
+    def test_the_health_check_of_a_frozen_connection_gives_up_and_reconnects(self):
+        frozen = self.backend(self.alias)
+        self.freeze(frozen)
+        connections[self.alias].close_if_unusable_or_obsolete()  # a request starts
+        started = time.monotonic()
+        response = self.client.get(reverse("review", args=[self.review.pk]))
+        self.assertContains(response, "On a shard")  # from a new connection
+        self.assertLess(time.monotonic() - started, 0.2 + 2)
+        self.assertNotEqual(self.backend(self.alias), frozen)
+
+    @override_settings(SHARD_TIMEOUT_SECONDS=0.2, SHARD_STATEMENT_TIMEOUT_SECONDS=0.2)
+    def test_a_frozen_shard_holds_the_fan_outs_threads_for_a_moment_only(self):
+        token = reading_a_page.set(True)
+        self.addCleanup(reading_a_page.reset, token)
+        on_every_shard(lambda alias: Review.objects.using(alias).count())
+        with connections[self.alias].cursor() as cursor:  # the fan-out's own
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            workers = [pid for (pid,) in cursor.fetchall()]
+        self.freeze(*workers)
+        fan = on_every_shard(lambda alias: Review.objects.using(alias).count())
+        self.assertIn(self.alias, fan.failed)
+        deadline = time.monotonic() + 0.2 + 2
+        while fanout._overdue[self.alias] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(fanout._overdue[self.alias], 0)
