@@ -104,11 +104,13 @@ class AllShardsChangelistTests(TestCase):
                 limits.append(int(limit[1]))
             return execute(sql, params, many, context)
 
-        with mock.patch.object(admin.site._registry[Review], "list_per_page", 3):
-            with ExitStack() as stack:
-                for alias in settings.SHARDS:
-                    stack.enter_context(connections[alias].execute_wrapper(record))
-                shown = self.shown(p=19)
+        with ExitStack() as stack:
+            stack.enter_context(
+                mock.patch.object(admin.site._registry[Review], "list_per_page", 3)
+            )
+            for alias in settings.SHARDS:
+                stack.enter_context(connections[alias].execute_wrapper(record))
+            shown = self.shown(p=19)
         self.assertEqual(shown, in_order(stored_reviews(), ["-created", "-id"])[54:57])
         self.assertTrue(limits)
         self.assertLessEqual(max(limits), 2 * 3)
