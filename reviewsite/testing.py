@@ -2,6 +2,7 @@
 
 import unittest
 from decimal import Decimal
+from html.parser import HTMLParser
 
 from django.db import connections, router
 
@@ -65,3 +66,55 @@ on_sqlite_only = unittest.skipUnless(
     all(connections[alias].vendor == "sqlite" for alias in connections),
     "runs on scratch SQLite files in other processes",
 )
+
+
+class _FormValues(HTMLParser):
+    """The values a browser would send for the form with the given id, untouched."""
+
+    def __init__(self, form_id: str):
+        super().__init__()
+        self.form_id, self.inside = form_id, False
+        self.select = self.textarea = None
+        self.values: dict[str, list[str]] = {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "form":
+            self.inside = attrs.get("id") == self.form_id
+        elif not self.inside:
+            return
+        elif tag == "input" and name and attrs.get("type") not in {"submit", "file"}:
+            if attrs.get("type") in {"checkbox", "radio"} and "checked" not in attrs:
+                return
+            self.values.setdefault(name, []).append(attrs.get("value") or "")
+        elif tag == "select":
+            self.select = name
+            self.values.setdefault(name, [])
+        elif tag == "option" and self.select and "selected" in attrs:
+            self.values[self.select].append(attrs.get("value") or "")
+        elif tag == "textarea":
+            self.textarea = name
+            self.values[name] = [""]
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self.select = None
+        elif tag == "textarea" and self.textarea:
+            # A browser drops the newline that follows <textarea>.
+            text = self.values[self.textarea][0]
+            self.values[self.textarea][0] = text.removeprefix("\n")
+            self.textarea = None
+
+    def handle_data(self, data):
+        if self.textarea and self.inside:
+            self.values[self.textarea][0] += data
+
+
+def form_values(html: str, form_id: str) -> dict[str, list[str]]:
+    """What submitting the form ``form_id`` of this page as it is would send."""
+    parser = _FormValues(form_id)
+    parser.feed(html)
+    return parser.values

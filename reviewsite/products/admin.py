@@ -5,12 +5,13 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from reviewsite.web import stitch
+from reviewsite.web.exact_times import ExactTimesAdmin
 
 from .models import Product
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ExactTimesAdmin):
     list_display = ["name", "price", "created"]
     search_fields = ["name"]
     stitch = stitch  # where reviews are read from (shadowing: the overlay)

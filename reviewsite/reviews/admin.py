@@ -1,13 +1,14 @@
 from django.contrib import admin
 
 from reviewsite.web import stitch
+from reviewsite.web.exact_times import ExactTimesAdmin
 
 from .forms import ReviewAdminForm
 from .models import Review
 
 
 @admin.register(Review)
-class ReviewAdmin(admin.ModelAdmin):
+class ReviewAdmin(ExactTimesAdmin):
     """Reviews in the admin. The router picks the database, as everywhere else;
     the changelist fetches the products and authors of a page in one query each.
     """

@@ -4,13 +4,16 @@ snapshot."""
 
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
 from project.overlay import Overlay
 from reviewsite.browser_tests.test_site_in_browser import BrowserTestCase
 from reviewsite.chromium import screenshot_on_failure
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
 from reviewsite.testing import raw_count
-from tests.helpers import SnapshotTestCase, snapshot_sha256
+from tests.helpers import SnapshotTestCase, run, snapshot_sha256
 
 
 class MarkersInBrowserTests(BrowserTestCase, SnapshotTestCase):
@@ -44,3 +47,26 @@ class MarkersInBrowserTests(BrowserTestCase, SnapshotTestCase):
         self.assertEqual(raw_count("default", Review, text="Tried out locally"), 1)
         self.assertEqual(raw_count("snapshot", Review, text="Tried out locally"), 0)
         self.assertEqual(snapshot_sha256(), before)
+
+    def test_a_snapshot_product_saved_in_the_admin_differs_only_in_its_price(self):
+        get_user_model().objects.create_superuser("boss", "b@x.org", "s3cret-pw")
+        key = Overlay(Product).get(name="Snap 3").pk
+        page = self.page
+        with screenshot_on_failure(page, self.id()):
+            page.goto(self.url("/admin/"))
+            page.fill("input[name=username]", "boss")
+            page.fill("input[name=password]", "s3cret-pw")
+            page.click("input[type=submit]")
+            page.goto(self.url(reverse("admin:products_product_change", args=[key])))
+            page.fill("input[name=price]", "4.00")
+            page.click("input[name=_save]")
+            page.get_by_text("was changed successfully").wait_for()
+        local = Product.objects.using("default").get(pk=key)
+        snapshot = Product.objects.using("snapshot").get(pk=key)
+        self.assertEqual(
+            (local.price, local.created), (Decimal("4.00"), snapshot.created)
+        )
+        self.assertIn(
+            f"~ #{key} Snap 3: price: Decimal('13.00') -> Decimal('4.00')\n",
+            run("shadow_status"),
+        )

@@ -10,9 +10,9 @@ from project.models import Tombstone
 from project.overlay import Overlay
 from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
-from reviewsite.testing import raw_count
+from reviewsite.testing import form_values, raw_count
 
-from .helpers import SnapshotTestCase, snapshot_sha256
+from .helpers import SnapshotTestCase, run, snapshot_sha256
 
 
 class OverlayAdminTests(SnapshotTestCase):
@@ -76,6 +76,21 @@ class OverlayAdminTests(SnapshotTestCase):
         again = Overlay(Product).get(pk=self.snapshot_product.pk)
         self.assertEqual((again.price, again.shadow_source), (Decimal("4.00"), "local"))
         self.assertEqual(snapshot_sha256(), before)
+
+    def test_a_snapshot_row_saved_with_one_field_changed_differs_in_that_field(self):
+        key = self.snapshot_product.pk
+        original = Product.objects.using("snapshot").get(pk=key)
+        self.assertNotEqual(original.created.microsecond, 0)  # timezone.now()'s
+        url = reverse("admin:products_product_change", args=[key])
+        form = form_values(self.client.get(url).content.decode(), "product_form")
+        response = self.client.post(url, {**form, "price": "4.00"})
+        self.assertEqual(response.status_code, 302, response.content[:2000])
+        local = Product.objects.using("default").get(pk=key)
+        self.assertEqual(local.created, original.created)
+        self.assertIn(
+            f"  ~ #{key} Snap 0: price: Decimal('10.00') -> Decimal('4.00')\n",
+            run("shadow_status"),
+        )
 
     def test_deleting_a_snapshot_row_leaves_a_tombstone(self):
         key = self.snapshot_product.pk

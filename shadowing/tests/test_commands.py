@@ -6,7 +6,9 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError
 from django.test import override_settings
+from django.utils import timezone
 
+from project.management.commands.shadow_status import diff
 from project.management.commands.take_snapshot import sqlite_file
 from project.models import Tombstone
 from project.overlay import Overlay
@@ -193,6 +195,27 @@ class StatusAndResetTests(SnapshotTestCase):
         self.assertRegex(out, r"\+ #10000000\d\d Brand new")
         self.assertIn("price: Decimal('10.00') -> Decimal('7.00')", out)
         self.assertIn("reviews.review (augmented): 0 added, 0 changed, 1 deleted", out)
+
+    def test_status_never_shows_two_different_values_alike(self):
+        product = Overlay(Product).get(name="Snap 0")
+        before = product.created
+        product.created = before.replace(microsecond=(before.microsecond + 1) % 10**6)
+        product.save()
+        change = run("shadow_status").split(f"~ #{product.pk} Snap 0: ")[1]
+        old, new = change.splitlines()[0].removeprefix("created: ").split(" -> ")
+        self.assertNotEqual(old, new)
+        self.assertIn(before.isoformat(), old)
+
+    def test_status_shows_where_two_long_values_differ(self):
+        start = "A kettle that boils water quickly and quietly, "
+        same = {"name": "Kettle", "price": 1, "created": timezone.now()}
+        before = Product(**same, description=start + "in steel.")
+        after = Product(**same, description=start + "in glass.")
+        self.assertEqual(
+            diff(before, after),
+            "description: ...kly and quietly, in steel.' -> "
+            "...kly and quietly, in glass.'",
+        )
 
     def test_reset_one_model_then_all(self):
         self.change_things()

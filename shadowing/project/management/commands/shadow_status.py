@@ -1,5 +1,7 @@
 """``manage.py shadow_status``: what the local database changes, model by model."""
 
+import datetime
+
 from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -47,10 +49,37 @@ def diff(before, after) -> str:
     for field in before._meta.concrete_fields:
         old, new = field.value_from_object(before), field.value_from_object(after)
         if old != new:
-            changes.append(f"{field.name}: {short(old)} -> {short(new)}")
+            changes.append(f"{field.name}: {shown(old, new)}")
     return "; ".join(changes) or "saved locally, no field differs"
 
 
-def short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+SHOWN = 37  # characters of a long value shown, around where the two differ
+CONTEXT = 20  # of them, before that place
+
+
+def shown(old, new) -> str:
+    """``old -> new``, long values cut at the same place in both, so that the
+    place where they differ is shown: two values that differ never look alike
+    (the first cut kept the first characters, the same in both)."""
+    before, after = text(old), text(new)
+    if max(len(before), len(after)) <= SHOWN + 3:
+        return f"{before} -> {after}"
+    same = next(
+        (i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b),
+        min(len(before), len(after)),
+    )
+    start = same - CONTEXT if same + CONTEXT > SHOWN else 0
+    return f"{cut(before, start)} -> {cut(after, start)}"
+
+
+def text(value) -> str:
+    """Times as ISO 8601, to the microsecond; anything else as its repr."""
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return repr(value)
+
+
+def cut(value: str, start: int) -> str:
+    end = start + SHOWN
+    before, after = "..." if start else "", "..." if end < len(value) else ""
+    return before + value[start:end] + after
