@@ -48,3 +48,29 @@ class TwoBrowsersTests(BrowserTestCase):
             self.bob.reload()
             self.assertIn(TEXT, self.articles(self.bob))
             self.assertIn("a replica", self.bob.locator("p.banner").inner_text())
+
+    def test_logging_in_reads_a_replica_and_writing_a_review_reads_the_primary(self):
+        from django.contrib.auth import get_user_model
+
+        get_user_model().objects.create_user("alice", password="alices-pw")
+        replicate()
+        url = self.url(self.product.get_absolute_url())
+        page = self.alice
+        with screenshot_on_failure(page, self.id()):
+            page.goto(
+                self.url(f"/accounts/login/?next={self.product.get_absolute_url()}")
+            )
+            page.fill("input[name=username]", "alice")
+            page.fill("input[name=password]", "alices-pw")
+            page.click("main button[type=submit]")
+            page.wait_for_url(url)
+            self.assertIn("Log out alice", page.locator("header").inner_text())
+            banner = page.locator("p.banner").inner_text()
+            self.assertIn("a replica", banner)
+            self.assertNotIn("You just wrote", banner)
+
+            page.fill("textarea[name=text]", TEXT)
+            page.click("text=Publish review")
+            page.get_by_text("your review is saved").wait_for()
+            banner = page.locator("p.banner").inner_text()
+            self.assertIn("You just wrote", banner)

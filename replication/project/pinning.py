@@ -16,11 +16,13 @@ each asyncio task has its own, and a request's never leaks into another's.
 
 import inspect
 import logging
+import re
 from contextlib import ContextDecorator, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import wraps
+from functools import cache, wraps
 
+from django.apps import apps
 from django.conf import settings
 from django.core.signing import BadSignature
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
@@ -54,6 +56,7 @@ class Reads:
     primary_only: bool = False  # an unsafe method or an admin page, to the end
     primary_down: bool = False  # read again from a replica: the primary failed
     wrote: bool = False  # a request that wrote is never run again
+    pinned: bool = False  # it wrote rows that are read from replicas
     failed: str = ""  # the alias of the last query a database could not answer
     retried: bool = False
 
@@ -106,18 +109,49 @@ def must_see(reads: Reads) -> int:
     return reads.must_see
 
 
-def note_write() -> None:
-    """A write reached the primary: this client reads it from now on."""
+def note_write(pin: bool = True) -> None:
+    """A write reached the primary: this client reads it from now on, unless
+    it wrote only tables that are read from the primary anyway (``pin``)."""
     reads = _reads.get()
     if reads is None:  # outside a request: this thread or task, from now on
         reads = Reads()
         _reads.set(reads)
-    reads.wrote, reads.must_see = True, None
+    reads.wrote = True
+    if pin:
+        reads.pinned, reads.must_see = True, None
 
 
 def is_read(sql) -> bool:
     words = sql.split(None, 1) if isinstance(sql, str) else []
     return bool(words) and words[0].upper() in READS
+
+
+# The table an INSERT, UPDATE or DELETE as Django writes them changes.
+WRITTEN_TABLE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"(\w+)"', re.I)
+
+
+def pins(sql) -> bool:
+    """Must the client read the primary until a replica holds this write? Not
+    for a write to a table the router never reads from a replica for anyone
+    with a session (sessions, auth): a login writes the session and
+    last_login, and pinning its pages would only load the primary and show a
+    "You just wrote" banner about nothing the visitor wrote. A statement that
+    names no table we know pins."""
+    match = WRITTEN_TABLE.match(sql) if isinstance(sql, str) else None
+    return match is None or match[1] not in tables_read_from_the_primary()
+
+
+@cache
+def tables_read_from_the_primary() -> frozenset[str]:
+    """The tables of the apps the router reads from the primary for a visitor
+    with a session (m2m tables included)."""
+    from .router import PrimaryReplicaRouter as router
+
+    return frozenset(
+        model._meta.db_table
+        for label in router.primary_app_labels | router.security_app_labels
+        for model in apps.get_app_config(label).get_models(include_auto_created=True)
+    )
 
 
 def watch(execute, sql, params, many, context):
@@ -131,7 +165,7 @@ def watch(execute, sql, params, many, context):
     if alias == PRIMARY and not is_read(sql):
         # From the attempt on: a write whose answer was lost may have been
         # committed, so the request is never run again.
-        note_write()
+        note_write(pin=pins(sql))
     try:
         return execute(sql, params, many, context)
     except DatabaseError as error:
@@ -331,7 +365,7 @@ def remember_position(response, reads: Reads) -> None:
     """After a write, the primary's position goes into the client's cookie.
     Only ever set, never deleted: a late answer to another tab's request must
     not remove a newer position (an old one costs nothing once reached)."""
-    if not reads.wrote:
+    if not reads.pinned:
         return
     try:
         position = must_see(reads)

@@ -10,6 +10,8 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from math import ceil
 
 from django.conf import settings
 from django.db import DatabaseError, connections
@@ -28,6 +30,7 @@ class Health:
     position: int | None = None
     checked: float = 0.0  # time.time() of the last heartbeat read
     down_until: float = 0.0  # skipped for reads until this time.time()
+    down_since: float | None = None  # time.time() it failed, if no read worked since
     error: str = ""
 
     @property
@@ -65,7 +68,20 @@ def health(alias: str, fresh: bool = False) -> Health:
         else:
             with _lock:
                 state.lag, state.position, state.error = lag, position, ""
+                state.down_since = None
     return state
+
+
+def downtime(state: Health) -> str:
+    """Since when a replica that is down has been, and when it is tried again
+    (by the first read that wants it from then on)."""
+    now = time.time()
+    since, retry = (
+        timezone.localtime(datetime.fromtimestamp(t, UTC)).strftime("%H:%M:%S")
+        for t in (state.down_since or now, state.down_until)
+    )
+    wait = ceil(state.down_until - now)
+    return f"since {since}, tried again from {retry} (in {wait} s)"
 
 
 def reading_of(alias: str) -> tuple[float | None, int | None]:
@@ -151,10 +167,17 @@ def copy_reading(alias: str) -> tuple[float | None, int | None]:
 
 def mark_down(alias: str, error: Exception) -> None:
     """Skip this replica for REPLICA_RETRY_SECONDS, and say so in the log."""
+    now = time.time()
     with _lock:
         state = _health.setdefault(alias, Health())
-        state.down_until = time.time() + settings.REPLICA_RETRY_SECONDS
+        state.down_until = now + settings.REPLICA_RETRY_SECONDS
         state.error = f"{type(error).__name__}: {error}"
+        if state.down_since is None:
+            state.down_since = now
+        # Its last reading is no longer known to hold: neither shown as its
+        # lag, nor trusted by a thread that finds it up again before the
+        # first new reading is in.
+        state.lag = state.position = None
     log.warning(
         "Replica %s is down, reads go elsewhere for %s s: %s",
         alias,

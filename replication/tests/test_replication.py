@@ -1,5 +1,6 @@
 """Replication end to end: copies, read-your-writes, lag, and failing replicas."""
 
+import re
 import shutil
 import sqlite3
 import threading
@@ -189,14 +190,43 @@ class TwoClientsTests(ReplicatedTestCase):
         replicate()
         self.assertContains(self.bob.get(self.url), "Alice was here")
 
-    def test_any_write_pins_not_only_a_post(self):
-        # Logging in writes the session to the primary: that pins too.
+    def test_logging_in_does_not_pin_but_the_user_is_still_read_fresh(self):
+        """A login writes the session and last_login: tables every client reads
+        from the primary anyway. Its pages read a replica, with no "You just
+        wrote" banner; who is logged in is still decided on the primary."""
+        from django.contrib.auth import get_user_model
+
+        User = get_user_model()
+        User.objects.create_user("carol", password="pw")
+        replicate()
+        login = {"username": "carol", "password": "pw"}
+        self.assertEqual(self.alice.post(reverse("login"), login).status_code, 302)
+        self.assertNotIn(COOKIE, self.alice.cookies)
+        with self.assertNumQueries(2, using="default"):  # her session, her user
+            page = self.alice.get(self.url)
+        self.assertIn(page.context["reads_from"], REPLICAS)
+        self.assertContains(page, "Log out carol")
+        self.assertNotContains(page, "You just wrote")
+        # Deactivated on the primary only (no replicate): she is logged out.
+        User.objects.filter(username="carol").update(is_active=False)
+        self.assertContains(self.alice.get(self.url), "Log in")
+        # Logging out (the session deleted) does not pin either.
+        User.objects.filter(username="carol").update(is_active=True)
+        self.alice.post(reverse("login"), login)
+        self.alice.post(reverse("logout"))
+        self.assertNotIn(COOKIE, self.alice.cookies)
+
+    def test_a_write_of_content_after_logging_in_pins(self):
         from django.contrib.auth import get_user_model
 
         get_user_model().objects.create_user("carol", password="pw")
         replicate()
         self.alice.post(reverse("login"), {"username": "carol", "password": "pw"})
+        self.write(self.alice, "Carol was here")
         self.assertIn(COOKIE, self.alice.cookies)
+        page = self.alice.get(self.url)
+        self.assertContains(page, "Carol was here")
+        self.assertContains(page, "You just wrote")
 
     def test_reading_does_not_pin(self):
         self.bob.get(self.url)
@@ -248,6 +278,26 @@ class ReadYourWritesTests(ReplicatedTestCase):
             return HttpResponse()
 
         self.assertIn(COOKIE, self.respond(counts_a_visit).cookies)
+
+    def test_a_write_to_sessions_and_users_only_does_not_pin(self):
+        from django.contrib.auth import get_user_model
+        from django.contrib.sessions.backends.db import SessionStore
+
+        def signs_up(request):
+            get_user_model().objects.create_user("dora")
+            SessionStore().create()
+            return HttpResponse()
+
+        self.assertNotIn(COOKIE, self.respond(signs_up).cookies)
+
+    def test_a_statement_whose_table_is_not_known_pins(self):
+        def writes_raw_sql(request):
+            with connections["default"].cursor() as cursor:
+                cursor.execute("update auth_user set first_name = 'x'")
+                cursor.execute("UPDATE 'django_session' SET expire_date = expire_date")
+            return HttpResponse()
+
+        self.assertIn(COOKIE, self.respond(writes_raw_sql).cookies)
 
     def test_a_post_that_writes_nothing_does_not_pin(self):
         def rejects_the_form(request):
@@ -381,6 +431,51 @@ class FailingReplicaTests(ReplicatedTestCase):
         status = Client().get(reverse("replication_status"))
         self.assertContains(status, "down")
         self.assertContains(status, "unable to open database file")
+
+    def test_a_down_replica_shows_since_when_and_its_next_try_not_its_old_lag(self):
+        start = timezone.now()
+
+        def row(alias: str) -> str:
+            """The replica's row of /status/, as text."""
+            page = Client().get(reverse("replication_status")).content.decode()
+            cells = re.search(rf"<td>{alias}</td>(.*?)</tr>", page, re.S)[1]
+            return " ".join(re.sub(r"<[^>]+>", " ", cells).split())
+
+        def down(since: int, retry: int, wait: int) -> str:
+            at = [
+                (start + timedelta(seconds=s)).strftime("%H:%M:%S")
+                for s in (since, retry)
+            ]
+            return f"since {at[0]}, tried again from {at[1]} (in {wait} s)"
+
+        with time_machine.travel(start + timedelta(seconds=30), tick=False):
+            self.assertRegex(row("replica1"), r"^30\.\d s \d+ in use")
+        self.remove("replica1")
+        with (
+            time_machine.travel(start + timedelta(seconds=40), tick=False),
+            self.assertLogs("project.replicas", "WARNING"),
+        ):
+            self.assertEqual(
+                row("replica1"),
+                f"- - down {down(40, 50, 10)} "
+                "OperationalError: unable to open database file",
+            )
+            self.assertIsNone(health("replica1").lag)
+        with (
+            time_machine.travel(start + timedelta(seconds=45), tick=False),
+            self.assertNoLogs("project.replicas", "WARNING"),  # not tried before
+        ):
+            self.assertIn(f"down {down(40, 50, 5)}", row("replica1"))
+            out = StringIO()
+            call_command("dbstatus", stdout=out)
+            self.assertRegex(out.getvalue(), r"replica1 +lag +- +position +- +DOWN ")
+            self.assertIn(f"DOWN {down(40, 50, 5)}", out.getvalue())
+        with (
+            time_machine.travel(start + timedelta(seconds=51), tick=False),
+            self.assertLogs("project.replicas", "WARNING"),  # tried: still down
+        ):
+            self.assertIn(f"down {down(40, 61, 10)}", row("replica1"))
+        self.assertRegex(row("replica2"), r"^\d+\.\d s \d+ in use")
 
     def test_with_every_replica_gone_reads_go_to_the_primary(self):
         self.remove("replica1")

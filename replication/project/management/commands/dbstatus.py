@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from project.replicas import health
+from project.replicas import downtime, health
 
 
 class Command(BaseCommand):
@@ -14,7 +14,7 @@ class Command(BaseCommand):
         for alias in settings.REPLICAS:
             state = health(alias, fresh=True)
             if state.down:
-                verdict = f"DOWN ({state.error})"
+                verdict = f"DOWN {downtime(state)} ({state.error})"
             elif state.lag is None:
                 verdict = "no copy yet: run `manage.py replicate`"
             else:
