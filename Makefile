@@ -41,7 +41,7 @@ check-pattern:
 	  *) echo "PATTERN must be one of: $(PATTERNS)" >&2; exit 2;; esac
 
 demo: check-pattern install
-	cd $(PATTERN) && ../$(BIN)/python manage.py setup_demo
+	cd $(PATTERN) && ../$(BIN)/python manage.py setup_demo --addr $(ADDR)
 	@# Replication on SQLite: a background `replicate` plays the replication stream.
 	cd $(PATTERN) && if [ "$(PATTERN)" = replication ]; then \
 	  ../$(BIN)/python manage.py replicate --follow --interval 20 >/dev/null & fi; \

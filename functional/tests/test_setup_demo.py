@@ -78,11 +78,19 @@ class SetupDemoTests(TransactionTestCase):
             ["--reviews", "10000001"],
             ["--products", "0", "--reviews", "5"],
             ["--seed", "x"],
+            ["--addr", "localhost"],
+            ["--addr", "127.0.0.1:"],
         ]
         for args in bad:
             with self.subTest(args=args), self.assertRaises(CommandError):
                 setup_demo(*args)
         self.assertEqual(raw_count("default", Product), 0)
+
+    def test_the_last_line_says_to_open_the_address_given(self):
+        self.assertIn("open http://127.0.0.1:8000/ (admin", setup_demo(*SMALL))
+        out = setup_demo(*SMALL, "--addr", "0.0.0.0:9000")
+        self.assertIn("Run `python manage.py runserver 0.0.0.0:9000` and open "
+                      "http://0.0.0.0:9000/ (admin", out)  # fmt: skip
 
     def test_a_failure_midway_leaves_nothing_half_written(self):
         with (

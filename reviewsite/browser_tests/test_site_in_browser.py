@@ -6,10 +6,12 @@ Run with the project's browser tox env (`tox run -e browser-replication`), or
 """
 
 import os
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.db import connections
+from django.urls import URLPattern, get_resolver, reverse
 
 from reviewsite.chromium import chromium, screenshot_on_failure, skip_without_chromium
 from reviewsite.testing import find_review, make_product, make_review
@@ -96,3 +98,62 @@ class SiteInBrowserTests(BrowserTestCase):
             page.get_by_text("was changed successfully").wait_for()
         review.refresh_from_db()
         self.assertEqual(review.text, "After the edit")
+
+
+class NarrowScreenTests(BrowserTestCase):
+    """A phone's width: 390 CSS pixels (an iPhone 12 to 15)."""
+
+    WIDTH = 390
+
+    def setUp(self):
+        super().setUp()
+        self.page.set_viewport_size({"width": self.WIDTH, "height": 844})
+        # Rows like the demo's (setup_demo), and some longer than any of them.
+        names = ["Bamboo Backpack", "Cast-iron Notebook", "Classic Coffee Grinder",
+                 "Ultrasonicdehumidifierwithoutanyspaceinitsname"]  # fmt: skip
+        for n, name in enumerate(names):
+            product = make_product(name, price=Decimal("1234.56") + n)
+            for k in range(12):
+                make_review(product, rating=k % 5 + 1, text=f"Review {k} " + "a" * 80)
+        self.product, self.review = product, make_review(product, text="Last one")
+
+    def pages(self) -> list[str]:
+        """The site's pages: those without an argument (this pattern's own
+        among them), one of each of the others, the login page and a 404."""
+        plain = [
+            "/" + str(entry.pattern)
+            for entry in get_resolver().url_patterns
+            if isinstance(entry, URLPattern) and not entry.pattern.converters
+        ]
+        return [
+            *plain,
+            reverse("product", args=[self.product.pk]),
+            reverse("product", args=[self.product.pk]) + "?page=2",
+            reverse("write_review", args=[self.product.pk]),
+            reverse("review", args=[self.review.pk]),
+            reverse("login"),
+            "/no-such-page/",
+        ]
+
+    def assert_no_page_is_wider_than_the_screen(self, name: str):
+        for path in self.pages():
+            with self.subTest(path=path), screenshot_on_failure(self.page, name):
+                response = self.page.goto(self.url(path))
+                self.assertLess(response.status, 500, path)
+                width = self.page.evaluate("document.documentElement.scrollWidth")
+                self.assertLessEqual(width, self.WIDTH, path)
+
+    def test_no_page_scrolls_sideways_at_390_px(self):
+        self.assert_no_page_is_wider_than_the_screen(self.id())
+
+    def test_no_page_scrolls_sideways_at_390_px_logged_in(self):
+        User = get_user_model()
+        user = User.objects.create_user("someone-with-a-long-name", password="pw")
+        self.client.force_login(user)
+        cookie = self.client.cookies["sessionid"]
+        self.context.add_cookies(
+            [{"name": "sessionid", "value": cookie.value, "url": self.live_server_url}]
+        )
+        self.page.goto(self.url("/"))
+        self.assertIn(f"Log out {user.username}", self.page.inner_text("header"))
+        self.assert_no_page_is_wider_than_the_screen(self.id())

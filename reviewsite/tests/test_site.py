@@ -4,12 +4,17 @@ Each project's test run collects these too (see its pytest.ini), so every
 pattern's routing is checked against the same pages.
 """
 
+import sys
+
 from django.contrib.auth import get_user_model
-from django.test import Client, TestCase, override_settings
+from django.test import Client, RequestFactory, TestCase, override_settings
 from django.urls import reverse
+from django.views.debug import technical_500_response
 
 from reviewsite.testing import find_review, make_product, make_review, review_count
-from reviewsite.web.activity import Activity
+from reviewsite.web.activity import Activity, ActivityPanelMiddleware
+
+PANEL = b'<section class="activity"'
 
 
 class SiteTestCase(TestCase):
@@ -143,6 +148,33 @@ class ActivityPanelTests(SiteTestCase):
     def test_no_panel_outside_demo_mode(self):
         body = Client().get(reverse("products")).content.decode()
         self.assertNotIn("Database activity", body)
+
+    @override_settings(DEBUG=True)
+    def test_djangos_debug_404_page_is_left_as_django_made_it(self):
+        response = self.client.get("/products/999999/")
+        self.assertEqual(response.status_code, 404)
+        self.assertIn(b"Raised by:", response.content)  # Django's page
+        self.assertNotIn(PANEL, response.content)
+
+    def test_the_sites_own_404_page_has_the_panel(self):
+        response = self.client.get("/products/999999/")  # DEBUG is off in tests
+        self.assertEqual(response.status_code, 404)
+        self.assertIn(PANEL, response.content)
+        self.assertIn(b"site.css", response.content)
+        self.assertIn(b"nothing at <code>/products/999999/</code>", response.content)
+
+    @override_settings(DEBUG=True)
+    def test_djangos_debug_500_page_is_left_as_django_made_it(self):
+        def fail(request):
+            try:
+                raise ValueError("broken")
+            except ValueError:
+                return technical_500_response(request, *sys.exc_info())
+
+        response = ActivityPanelMiddleware(fail)(RequestFactory().get("/"))
+        self.assertEqual(response.status_code, 500)
+        self.assertIn(b"broken", response.content)
+        self.assertNotIn(PANEL, response.content)
 
     def test_activity_records_the_alias_that_answered(self):
         from django.db import connections

@@ -92,7 +92,7 @@ class ActivityPanelMiddleware:
         activity = Activity()
         with activity.record():
             response = self.get_response(request)
-        if _is_html_page(response):
+        if _is_html_page(response) and not _is_debug_page(response):
             self.append_panel(request, response, activity)
         return response
 
@@ -115,3 +115,13 @@ def _is_html_page(response) -> bool:
         and response.get("Content-Type", "").startswith("text/html")
         and b"</body>" in response.content
     )
+
+
+def _is_debug_page(response) -> bool:
+    """Django's own page for a 404 or an uncaught exception while DEBUG is on
+    (django.views.debug): the URL patterns tried, or the traceback. It is left
+    as Django made it, as a Django developer expects it: it has its own inline
+    style and not the site's, so the panel would land in it unstyled. (The
+    site's views raise Http404; none answers a 404 or a 500 page of its own.
+    With DEBUG off, 404.html is a page of the site, panel included.)"""
+    return settings.DEBUG and response.status_code in (404, 500)

@@ -6,6 +6,7 @@ overrides the step that differs; handle() stays the same recipe.
 """
 
 import argparse
+import re
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.core.management.commands.runserver import naiveip_re
 from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 from tqdm import tqdm
@@ -22,6 +24,7 @@ from reviewsite.products.models import Product
 from reviewsite.reviews.models import Review
 
 MAX_ROWS = 10_000_000
+DEFAULT_ADDR = "127.0.0.1:8000"  # runserver's, and make demo's ADDR
 PROGRESS_FROM = 10_000  # rows; below this a progress bar is just noise
 
 
@@ -71,6 +74,28 @@ def row_count(value: str) -> int:
     return number
 
 
+def site_url(addrport: str) -> str:
+    """The URL that ``runserver addrport`` serves, as runserver reads its
+    argument (with its own pattern) and announces it."""
+    match = re.match(naiveip_re, addrport)
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"{addrport!r} is not what runserver takes: a port (8001) or an "
+            "address and a port (0.0.0.0:8000)"
+        )
+    address = match["addr"] or "127.0.0.1"  # a port alone: runserver's default
+    if address == "0":  # runserver's shorthand
+        address = "0.0.0.0"
+    return f"http://{address}:{match['port']}/"
+
+
+def addrport(value: str) -> str:
+    """argparse type: an address and port that runserver takes (site_url
+    says why not)."""
+    site_url(value)
+    return value
+
+
 class Command(BaseCommand):
     help = "Create every database of this project and fill it with demo data."
 
@@ -84,8 +109,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--flush", action="store_true", help="Delete all data first."
         )
+        parser.add_argument(
+            "--addr",
+            default=DEFAULT_ADDR,
+            type=addrport,
+            help="What you will give runserver (make demo's ADDR), for the last "
+            "line: the URL to open.",
+        )
 
-    def handle(self, *args, products, users, reviews, seed, flush, **options):
+    def handle(self, *args, products, users, reviews, seed, flush, addr, **options):
         if reviews and not products:
             raise CommandError("--reviews needs at least one product: --products 1.")
         for alias in self.databases_to_migrate():
@@ -98,7 +130,7 @@ class Command(BaseCommand):
         else:
             self.populate(products, users, reviews, seed)
         self.after_populate()
-        self.print_summary()
+        self.print_summary(addr)
 
     # The steps. A pattern project overrides the ones its pattern changes.
 
@@ -190,7 +222,7 @@ class Command(BaseCommand):
     def after_populate(self) -> None:
         """Nothing here; replication copies the primary to its replicas."""
 
-    def print_summary(self) -> None:
+    def print_summary(self, addr: str = DEFAULT_ADDR) -> None:
         self.step("Rows per database:")
         for alias in connections:
             try:
@@ -201,10 +233,11 @@ class Command(BaseCommand):
             listed = ", ".join(f"{n:,} {name}" for name, n in counts.items())
             self.stdout.write(f"  {alias:<12} {listed or 'no demo tables'}")
         login = " (admin: admin / admin)" if settings.DEMO_MODE else ""
+        runserver = "runserver" if addr == DEFAULT_ADDR else f"runserver {addr}"
         self.stdout.write(
             self.style.SUCCESS(
-                "Ready. Run `python manage.py runserver` and open "
-                f"http://127.0.0.1:8000/{login}."
+                f"Ready. Run `python manage.py {runserver}` and open "
+                f"{site_url(addr)}{login}."
             )
         )
 
