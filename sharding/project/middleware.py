@@ -15,7 +15,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.template.response import TemplateResponse
 
-from . import fence, timeouts
+from . import fence, shardmap, timeouts
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,10 @@ class ShardTroubleMiddleware:
             timeouts.reading_a_page.reset(token)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, shardmap.SettingsBehindTheMap):
+            log.error("%s", exception)
+            context = {"error": exception}
+            return try_again(request, "sharding/restart.html", 30, context)
         if isinstance(exception, DatabaseError) and fence.moving(exception):
             return try_again(request, "sharding/moving.html", seconds=2)
         if unavailable(exception) and (alias := failing_shard(exception)):

@@ -3,21 +3,18 @@
 import os
 from pathlib import Path
 
+from project.shard_databases import shard_databases
 from reviewsite.settings import *
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PATTERN_NAME = "3. Sharding"
 
-# Adding a database is routine: raise SHARD_DATABASES (or add an alias
-# here), then run `manage.py rebalance`.
-SHARDS = [f"shard{n}" for n in range(int(os.environ.get("SHARD_DATABASES", "4")))]
-# Removing some: they stay here, reachable but given nothing, until
-# `rebalance` has moved every logical shard off them. From 8 to 4:
-# SHARD_DATABASES=4 DRAIN_SHARD_DATABASES=8 python manage.py rebalance
-DRAINING_SHARDS = [
-    f"shard{n}"
-    for n in range(len(SHARDS), int(os.environ.get("DRAIN_SHARD_DATABASES", "0")))
-]
+# The shard databases, found from the data (the shard map, the shard files,
+# the DATABASE_URL_SHARD<n> set): a site started again after a rebalance
+# finds them. Adding one is routine: SHARD_DATABASES=5 manage.py rebalance.
+# Removing some, from 8 to 4: SHARD_DATABASES=4 manage.py rebalance; they stay
+# reachable but given nothing (DRAINING_SHARDS) while their files are there.
+SHARDS, DRAINING_SHARDS = shard_databases(os.environ.get("SQLITE_DIR") or BASE_DIR)
 # Reviews hash onto this many logical shards; the shard map in ``default``
 # sends each to one of the SHARDS. Never change it once there is data.
 LOGICAL_SHARDS = 1024

@@ -28,6 +28,10 @@ class ShardMoving(DatabaseError):
     """Writes to a logical shard are refused while `rebalance` moves it."""
 
 
+class SettingsBehindTheMap(ImproperlyConfigured):
+    """The map names a shard database this process was started without."""
+
+
 class ShardMismatch(ValueError):
     """A saved review whose product now hashes to another logical shard than
     the one its id carries: saving would leave a copy on its old shard."""
@@ -71,11 +75,11 @@ def refresh(force: bool = False) -> None:
 def check_configured(aliases) -> None:
     """A map that names a database the settings lack would hide its reviews."""
     if missing := sorted(set(aliases) - set(settings.DATABASES)):
-        raise ImproperlyConfigured(
+        raise SettingsBehindTheMap(
             f"The shard map sends logical shards to {', '.join(missing)}, which "
-            "DATABASES lacks: start with as many shards as the map has "
-            f"(SHARD_DATABASES={len(set(aliases))}), or, to remove some, keep them "
-            "reachable while `rebalance` drains them (DRAIN_SHARD_DATABASES)."
+            "this process was started without: restart it, and it finds the "
+            "shard databases from the data (on PostgreSQL, set "
+            f"DATABASE_URL_{missing[0].upper()} for it first)."
         )
 
 

@@ -58,33 +58,35 @@ class Scratch:
             self.on_servers("DROP DATABASE IF EXISTS {} WITH (FORCE)")
         self.dir.cleanup()
 
-    def manage(self, *args: str, shards: int, drain: int = 0, **popen):
-        env = {
-            **self.env,
-            "SHARD_DATABASES": str(shards),
-            "DRAIN_SHARD_DATABASES": str(drain),
-        }
+    def manage(self, *args: str, shards: int | None, drain: int = 0, **popen):
+        """``manage.py args`` on ``shards`` shard databases; None: as many as
+        the data has, as a site started without SHARD_DATABASES finds them."""
+        told = {"SHARD_DATABASES": str(shards), "DRAIN_SHARD_DATABASES": str(drain)}
+        env = {k: v for k, v in self.env.items() if k not in told}
+        env["DJANGO_SETTINGS_MODULE"] = "project.settings"
+        if shards is not None:
+            env.update(told)
         return subprocess.Popen(
             [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env,
             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen,
         )  # fmt: skip
 
-    def finish(self, *args: str, shards: int, drain: int = 0) -> str:
+    def finish(self, *args: str, shards: int | None, drain: int = 0) -> str:
         process = self.manage(*args, shards=shards, drain=drain)
         out, err = process.communicate(timeout=300)
         if process.returncode:
             raise AssertionError(f"{args} exited {process.returncode}:\n{out}{err}")
         return out + err
 
-    def python(self, code: str, shards: int, drain: int = 0, **popen):
+    def python(self, code: str, shards: int | None, drain: int = 0, **popen):
         """``code`` in a Django shell of the scratch databases."""
         return self.manage("shell", "-c", code, shards=shards, drain=drain, **popen)
 
-    def state(self, shards: int, drain: int = 0) -> dict:
+    def state(self, shards: int | None, drain: int = 0) -> dict:
         """What every database holds, read by another process (tests/vdiff.py)."""
         return self.states("", shards, drain)[0]
 
-    def states(self, command: str, shards: int, drain: int = 0) -> list[dict]:
+    def states(self, command: str, shards: int | None, drain: int = 0) -> list[dict]:
         """What every database holds before and after ``manage.py command``
         (none: just now), in one process."""
         code = "from tests.vdiff import report; report()"

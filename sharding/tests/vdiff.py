@@ -13,6 +13,10 @@ from reviewsite.reviews.models import Review
 
 
 def report() -> None:
+    print(json.dumps(state()))
+
+
+def state() -> dict:
     reviews, held = [], []
     for alias in settings.SHARDS + settings.DRAINING_SHARDS:
         table = connections[alias].ops.quote_name(Review._meta.db_table)
@@ -25,13 +29,9 @@ def report() -> None:
                 "logical", "state"
             )
         ]
-    print(
-        json.dumps(
-            {
-                "reviews": reviews,
-                "held": held,
-                "map": dict(ShardMap.objects.values_list("logical", "alias")),
-                "unfinished": ShardMove.objects.exclude(state="done").count(),
-            }
-        )
-    )
+    return {
+        "reviews": reviews,
+        "held": held,
+        "map": dict(ShardMap.objects.values_list("logical", "alias")),
+        "unfinished": ShardMove.objects.exclude(state="done").count(),
+    }

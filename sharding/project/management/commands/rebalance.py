@@ -1,9 +1,10 @@
 """``manage.py rebalance``: spread the logical shards evenly over settings.SHARDS.
 
-After adding a database to SHARDS, this moves whole logical shards onto it;
-after listing some in DRAINING_SHARDS instead, it moves every logical shard
-off them. Copy, verify, switch the map, delete from the source. Stopped at
-any point, a rerun finishes the job first. One run at a time.
+After adding a database to SHARDS (``SHARD_DATABASES=5``), this moves whole
+logical shards onto it; from those in DRAINING_SHARDS (``SHARD_DATABASES=4``
+after 5), it moves every logical shard off them. Copy, verify, switch the
+map, delete from the source. Stopped at any point, a rerun finishes the job
+first. One run at a time.
 """
 
 from collections import Counter
@@ -74,7 +75,10 @@ class Command(BaseCommand):
             self.stdout.write("Balanced already.")
         if settings.DRAINING_SHARDS:
             drained = ", ".join(settings.DRAINING_SHARDS)
-            self.stdout.write(f"{drained} hold(s) nothing now: remove from settings.")
+            self.stdout.write(
+                f"{drained} hold(s) nothing now: delete them (their files, or "
+                "their DATABASE_URL_SHARD<n>) when you like."
+            )
 
     def describe_plan(self) -> None:
         if left := rebalance.unfinished():
