@@ -1,6 +1,6 @@
 """Run the benchmarks side by side, print a table, and draw a chart.
 
-    python benchmarks/run.py            # full: a million reviews, ~5 minutes
+    python benchmarks/run.py            # full: a million reviews, ~10 minutes
     python benchmarks/run.py --quick    # small data: checks results, not speed
     python benchmarks/run.py --only populate pages
 
@@ -23,7 +23,17 @@ from pathlib import Path
 from common import Result
 
 HERE = Path(__file__).resolve().parent
-NAMES = ["populate", "pages", "router", "fanout", "replicate", "shadowing", "writes"]
+NAMES = [
+    "populate",
+    "pages",
+    "router",
+    "fanout",
+    "replicate",
+    "shadowing",
+    "writes",
+    "servers",
+    "admin",
+]
 
 
 def run_one(name: str, quick: bool, scratch: Path) -> list[dict]:

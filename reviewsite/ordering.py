@@ -28,9 +28,10 @@ def as_sorts(model, ordering: list[str], alias: str) -> list:
     expressions = []
     for field in ordering:
         column, target = _column(model, sort_name(field), alias)
-        # NULLS FIRST/LAST only where a NULL may be: SQLite walks an index
-        # more slowly with it, and PostgreSQL's index on a NOT NULL column
-        # serves either way.
+        # NULLS FIRST/LAST only where a NULL may be: with it, an ordinary
+        # index no longer serves the order (PostgreSQL sorts the whole table
+        # instead of walking the index on a NOT NULL column; SQLite walks it
+        # more slowly).
         nulls = target.null or None
         if field.startswith("-"):
             expressions.append(column.desc(nulls_last=nulls))
