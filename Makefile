@@ -40,12 +40,10 @@ check-pattern:
 	@case " $(PATTERNS) " in *" $(PATTERN) "*) ;; \
 	  *) echo "PATTERN must be one of: $(PATTERNS)" >&2; exit 2;; esac
 
+# setup_demo, then the server (and replication's follower) in the foreground,
+# each line prefixed with its name, all stopped by Ctrl-C (manage.py demo).
 demo: check-pattern install
-	cd $(PATTERN) && ../$(BIN)/python manage.py setup_demo --addr $(ADDR)
-	@# Replication on SQLite: a background `replicate` plays the replication stream.
-	cd $(PATTERN) && if [ "$(PATTERN)" = replication ]; then \
-	  ../$(BIN)/python manage.py replicate --follow --interval 20 >/dev/null & fi; \
-	  ../$(BIN)/python manage.py runserver $(ADDR)
+	cd $(PATTERN) && exec ../$(BIN)/python manage.py demo --addr $(ADDR)
 
 # Two environments at a time on 2 cores (JOBS=1 for one at a time), started
 # in tox.ini's order, longest first. uv hard-links every environment's files

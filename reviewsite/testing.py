@@ -1,8 +1,20 @@
 """Test helpers every pattern project's tests use (imported by the tests)."""
 
+import contextlib
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 import unittest
 from decimal import Decimal
 from html.parser import HTMLParser
+from pathlib import Path
 
 from django.db import connections, router
 
@@ -118,3 +130,131 @@ def form_values(html: str, form_id: str) -> dict[str, list[str]]:
     parser = _FormValues(form_id)
     parser.feed(html)
     return parser.values
+
+
+# `make demo` as a person runs it: from a terminal, stopped with Ctrl-C.
+
+TOP = Path(__file__).resolve().parent.parent  # the repository, with the Makefile
+
+needs_make_and_proc = unittest.skipUnless(
+    shutil.which("make") and Path("/proc/self/stat").exists(),
+    "runs make, and finds what it left in /proc (Linux)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def session_processes(session: int) -> list[tuple[int, str]]:
+    """(pid, command line) of every live process of this session. A process
+    whose parent died is re-parented to PID 1 but keeps its session (and its
+    process group), so this finds orphans too."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:  # ended meanwhile
+            continue
+        # After the command name, in parentheses: state ppid pgrp session ...
+        state, _ppid, _pgrp, sid = stat.rsplit(")", 1)[1].split()[:4]
+        if int(sid) == session and state != "Z":  # a zombie runs nothing
+            found.append((int(entry.name), cmdline.replace(b"\0", b" ").decode()))
+    return found
+
+
+class DemoRun:
+    """``make demo`` with this interpreter's environment (nothing to install),
+    on scratch SQLite files (``sqlite_dir``), in a session of its own, as a
+    terminal starts it: Ctrl-C there is a SIGINT to its process group. Its
+    output is read line by line as it comes."""
+
+    def __init__(self, pattern: str, addr: str, sqlite_dir: str):
+        venv = os.path.relpath(sys.prefix, TOP)
+        self.process = subprocess.Popen(
+            ["make", "--no-print-directory", "-o", f"{venv}/bin/.installed", "demo",
+             f"PATTERN={pattern}", f"VENV={venv}", f"ADDR={addr}"],
+            cwd=TOP,
+            env={**os.environ, "SQLITE_DIR": sqlite_dir, "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self._coming: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self._coming.put(line)
+        self._coming.put(None)  # the end of the output
+
+    @property
+    def output(self) -> str:
+        """Every line read so far."""
+        return "".join(self.lines)
+
+    def wait_for(self, *patterns: str, timeout: float = 60) -> None:
+        """Read until, for each regular expression, a line that matches it
+        has come (in any order)."""
+        deadline = time.monotonic() + timeout
+        waiting = list(patterns)
+        while waiting and (line := self._next_line(deadline)) is not None:
+            self.lines.append(line)
+            waiting = [pattern for pattern in waiting if not re.search(pattern, line)]
+        if waiting:
+            ended = "ended" if self.process.poll() is not None else f"ran {timeout} s"
+            raise AssertionError(
+                f"make demo {ended} with no line matching {waiting}:\n{self.output}"
+            )
+
+    def interrupt(self) -> None:
+        """Ctrl-C in its terminal: SIGINT to the foreground process group."""
+        os.killpg(self.process.pid, signal.SIGINT)
+
+    def processes(self) -> list[tuple[int, str]]:
+        """(pid, command line) of every process it started and still runs."""
+        return session_processes(self.process.pid)
+
+    def wait_until_ended(self, timeout: float = 15) -> list[tuple[int, str]]:
+        """Wait for make to end, and every process it started with it; return
+        what still runs after ``timeout`` seconds (nothing, unless at fault).
+        The rest of the output is read."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None and not self.processes():
+                break
+            time.sleep(0.05)  # real processes ending: no clock to travel
+        while (line := self._next_line(deadline)) is not None:
+            self.lines.append(line)
+        return self.processes()
+
+    def _next_line(self, deadline: float) -> str | None:
+        """The next line, or None at the end of the output or of the time."""
+        try:
+            line = self._coming.get(timeout=max(0, deadline - time.monotonic()))
+        except queue.Empty:
+            return None
+        if line is None:
+            self._coming.put(None)  # the end, for the next caller too
+        return line
+
+    def kill(self) -> None:
+        """Whatever it left, killed: a failed test leaves nothing behind."""
+        for _ in range(10):  # one that forked meanwhile is found next time
+            if not (left := self.processes()):
+                break
+            for pid, _command in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self._reader.join(timeout=30)  # at the end of the output, all gone
+        self.process.stdout.close()
