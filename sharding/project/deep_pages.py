@@ -20,7 +20,7 @@ import heapq
 from collections.abc import Callable
 from itertools import islice
 
-from reviewsite.ordering import preceding, sort_key
+from reviewsite.ordering import preceding, sort_key, sort_name
 
 # Rounds before reading what is left: each leaves about the square root of
 # the rows left before the page (the shards' rows interleave).
@@ -28,6 +28,12 @@ ROUNDS = 4
 # Rows read at a guess, of which the first is used: with LIMIT 1 or 2 and a
 # filter, SQLite sorts the whole table instead of walking the index.
 PROBE = 5
+
+
+def keys(rows, ordering: list[str]):
+    """Rows as their sort values and key only: read from an index, no model."""
+    names = dict.fromkeys([*map(sort_name, ordering), "pk"])
+    return rows.values_list(*names, named=True)
 
 
 def rows_at(ask: Callable, ordering: list[str], counts: dict, start: int, stop: int):
@@ -45,7 +51,11 @@ def rows_at(ask: Callable, ordering: list[str], counts: dict, start: int, stop: 
         if left <= size or left >= total:
             break
         guess = {alias: placed[alias] + left * n // total for alias, n in rest.items()}
-        found = ask(lambda alias, rows, at=guess: list(rows[at[alias] :][:PROBE])[:1])
+        found = ask(
+            lambda alias, rows, at=guess: list(
+                keys(rows, ordering)[at[alias] :][:PROBE]
+            )[:1]
+        )
         if not (rows := [row for answer in found.values() for row in answer]):
             break
         pivot = min(rows, key=key)
