@@ -35,3 +35,36 @@ class CursorPagesInBrowserTests(BrowserTestCase):
 
     def hrefs(self, links) -> list[str]:
         return [links.nth(i).get_attribute("href") for i in range(links.count())]
+
+
+class ActivityBarInBrowserTests(BrowserTestCase):
+    def test_the_activity_bar_shows_the_insert_of_a_review_on_its_shard(self):
+        product = make_product("Sharded Kettle")
+        with screenshot_on_failure(self.page, self.id()):
+            self.publish_review(product, "Written to a shard")
+            writes = self.writes_in_the_bar()
+        self.assertIn(("INSERT reviews_review", home(product.pk)), writes)
+        others = set(settings.SHARDS) - {home(product.pk)}
+        self.assertFalse(others & {alias for _, alias in writes})
+
+    def test_a_fan_out_query_shows_its_cursor_condition_and_limit(self):
+        product = make_product("Sharded Kettle")
+        for n in range(25):
+            make_review(product, text=f"Review number {n}")
+        page = self.page
+        with screenshot_on_failure(page, self.id()):
+            page.goto(self.url("/reviews/"))
+            page.locator("a[rel=next]").click()
+            page.wait_for_url("**/reviews/?before=*")
+            before = page.url.split("before=")[1]
+            self.open_activity_panel()
+            query = (
+                page.locator(".activity .query")
+                .filter(has_text="LIMIT 21")
+                .filter(has=page.locator(f".alias:text-is('{home(product.pk)}')"))
+            )
+            query.locator("summary").click()
+            shown = query.locator("pre.sql").inner_text()
+        self.assertIn(f'"reviews_review"."id" < {before.split("_")[1]}', shown)
+        self.assertIn('"reviews_review"."created" <', shown)
+        self.assertTrue(shown.rstrip().endswith("LIMIT 21"), shown)

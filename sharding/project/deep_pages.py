@@ -14,6 +14,12 @@ reviews read 100,000 rows from each shard). Instead, in a few rounds:
 
 Each round is two fan-outs of cheap queries on an index: a one-row OFFSET
 read and a count. A shard that fails is left out, named by ``ask``.
+
+Few rounds are enough when the shards' rows interleave in the order, as
+reviews spread by a hash of their product do. When one shard holds a stretch
+of the order of its own (history loaded onto one shard), each round gains
+only about 1/N of what is left, and the last read is larger: at most the rows
+before the page, what reading every shard up to the page reads.
 """
 
 import heapq
@@ -59,11 +65,13 @@ def rows_at(ask: Callable, ordering: list[str], counts: dict, start: int, stop: 
         if not (rows := [row for answer in found.values() for row in answer]):
             break
         pivot = min(rows, key=key)
+        # A shard that fails is left out from here on, as on a first page:
+        # the page is then one of the list of the others.
         placed = ask(
             lambda alias, rows, row=pivot: rows.filter(
                 preceding(rows.model, ordering, row, alias)
             ).count()
-        )  # a shard that failed is not asked again, nor counted
+        )
     # Below 0 only if rows were added meanwhile: the page is then a little off,
     # as a paginator's count and page are on one database.
     left = max(start - sum(placed.values()), 0)

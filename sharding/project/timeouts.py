@@ -54,8 +54,10 @@ def install(sender, connection, **kwargs) -> None:
         check = connection.is_usable
 
         def is_usable() -> bool:
+            # Also at a request's start and end, outside its page read: a
+            # SELECT 1 never needs longer.
             seconds = settings.SHARD_STATEMENT_TIMEOUT_SECONDS
-            with deadlines.watch(connection.connection, seconds * reading_a_page.get()):
+            with deadlines.watch(connection.connection, seconds):
                 return check()
 
         connection.is_usable = is_usable
@@ -115,8 +117,8 @@ def _cut(driver_connection) -> None:
     try:  # a copy of the descriptor: closing it leaves the driver's alone
         with socket.socket(fileno=os.dup(driver_connection.fileno())) as copy:
             copy.shutdown(socket.SHUT_RDWR)
-    except (OSError, ValueError):
-        pass  # closed meanwhile
+    except Exception:  # closed or broken meanwhile (psycopg's own errors too):
+        pass  # nothing to cut, and the watch goes on for the others
 
 
 deadlines = Deadlines()

@@ -16,6 +16,7 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
+from project import deep_pages
 from reviewsite.reviews.models import Review
 from reviewsite.testing import make_product, make_review
 
@@ -143,3 +144,41 @@ class ActionsSignatureTests(TestCase):
             self.client.get(URL)
             self.client.get(URL, {"shard": "shard0"})
         self.assertEqual([w for w in caught if "get_actions" in str(w.message)], [])
+
+
+class ShardFailingMidPageTests(TestCase):
+    """A shard that answers the count and then fails while a deep page is
+    looked for: the page is one of the list of the others, as when it fails on
+    page 1 (never rows of the failed shard, never a crash)."""
+
+    databases = "__all__"
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.boss = get_user_model().objects.create_superuser("boss", "b@x.org", "pw")
+        products = [make_product(f"P{n}") for n in range(8)]
+        now = timezone.now()
+        for n in range(60):
+            make_review(products[n % 8], created=now - timedelta(minutes=n % 7))
+
+    def test_the_page_goes_on_without_the_shard_that_failed(self):
+        self.client.force_login(self.boss)
+        victim = home(stored_reviews()[0][1])
+        real = deep_pages.preceding
+
+        def failing(model, ordering, row, alias):
+            if alias == victim:
+                raise OperationalError("server closed the connection unexpectedly")
+            return real(model, ordering, row, alias)
+
+        with (
+            mock.patch.object(admin.site._registry[Review], "list_per_page", 3),
+            mock.patch.object(deep_pages, "preceding", failing),
+        ):
+            response = self.client.get(URL, {"p": 5})
+        self.assertContains(response, f"Reviews of {victim} are missing", count=1)
+        shown = [row.pk for row in response.context["cl"].result_list]
+        others = in_order(
+            [r for r in stored_reviews() if home(r[1]) != victim], ["-created", "-id"]
+        )
+        self.assertEqual(shown, others[12:15])

@@ -2,9 +2,11 @@
 the fan-out, every shard connection has a timeout, a page whose shard is down
 or late answers 503 naming it, and cross-shard pages reuse their connections."""
 
+import contextlib
 import os
 import runpy
 import signal
+import socket
 import sqlite3
 import threading
 import time
@@ -12,14 +14,20 @@ from collections import Counter
 from unittest import mock
 
 from django.conf import settings
-from django.db import OperationalError, connections
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import DatabaseError, OperationalError, connections
 from django.db.backends.signals import connection_created
-from django.test import TransactionTestCase, override_settings
+from django.test import (
+    RequestFactory,
+    SimpleTestCase,
+    TransactionTestCase,
+    override_settings,
+)
 from django.urls import reverse
 
 from project import fanout
 from project.fanout import THREADS_PER_SHARD, on_every_shard
-from project.timeouts import reading_a_page
+from project.timeouts import Deadlines, reading_a_page
 from reviewsite.reviews.models import Review
 from reviewsite.testing import make_product, make_review
 
@@ -312,6 +320,24 @@ class FrozenServerTests(TransactionTestCase):
         self.assertLess(time.monotonic() - started, 0.2 + 2)
         self.assertNotEqual(self.backend(self.alias), frozen)
 
+    @override_settings(SHARD_STATEMENT_TIMEOUT_SECONDS=0.2)
+    def test_the_health_check_at_a_requests_start_gives_up_too(self):
+        """Django checks a connection that had an error when the next request
+        starts (close_old_connections), before any page read: a server that
+        froze meanwhile must not hold the worker there (BREAK-IT)."""
+        connection = connections[self.alias]
+        # An error that leaves the connection in doubt, as a cancelled read.
+        with connection.cursor() as cursor, contextlib.suppress(DatabaseError):
+            cursor.execute("SELECT * FROM no_such_table")
+        self.assertTrue(connection.errors_occurred)
+        self.freeze(self.backend(self.alias))
+        environ = RequestFactory().get(reverse("review", args=[self.review.pk])).environ
+        started = time.monotonic()
+        statuses = []
+        WSGIHandler()(environ, lambda status, headers: statuses.append(status)).close()
+        self.assertLess(time.monotonic() - started, 0.2 + 2)
+        self.assertEqual(statuses, ["200 OK"])  # on a new connection
+
     @override_settings(SHARD_TIMEOUT_SECONDS=0.2, SHARD_STATEMENT_TIMEOUT_SECONDS=0.2)
     def test_a_frozen_shard_holds_the_fan_outs_threads_for_a_moment_only(self):
         token = reading_a_page.set(True)
@@ -330,3 +356,33 @@ class FrozenServerTests(TransactionTestCase):
         while fanout._overdue[self.alias] and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertEqual(fanout._overdue[self.alias], 0)
+
+
+class DeadlinesTests(SimpleTestCase):
+    """The watchdog itself, on a socket pair: it cuts what is late, and a
+    connection that broke meanwhile never stops it (BREAK-IT: psycopg's
+    fileno() of a closed connection raised, and the thread died)."""
+
+    class Driver:
+        def __init__(self, sock):
+            self.sock = sock
+
+        def fileno(self):
+            if self.sock is None:
+                raise RuntimeError("the connection is closed")
+            return self.sock.fileno()
+
+    def test_a_broken_connection_never_stops_the_watch(self):
+        deadlines = Deadlines()
+        deadlines.CUT_AFTER_SECONDS = 0
+        broken = self.Driver(None)
+        ours, theirs = socket.socketpair()
+        self.addCleanup(ours.close)
+        self.addCleanup(theirs.close)
+        with deadlines.watch(broken, 0.05):
+            time.sleep(0.2)  # cut, or tried
+        ours.settimeout(5)
+        with deadlines.watch(self.Driver(ours), 0.05):
+            self.assertEqual(ours.recv(1), b"")  # cut: the end of the stream
+        self.assertTrue(deadlines.thread.is_alive())
+        self.assertEqual(deadlines.watched, {})
