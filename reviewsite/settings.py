@@ -104,6 +104,16 @@ LOGIN_REDIRECT_URL = "products"
 LOGOUT_REDIRECT_URL = "products"
 # Messages travel in a cookie, so showing one never writes to a database.
 MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # The activity panel's queries of a redirect, waiting for the client's
+    # next page (web/activity.py): in this process's memory, never a database.
+    "activity": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "activity-panel",
+        "OPTIONS": {"MAX_ENTRIES": 100},
+    },
+}
 
 
 def database(alias: str, sqlite_path: Path) -> dict:

@@ -17,6 +17,7 @@ class FunctionalInBrowserTests(BrowserTestCase):
             page.fill("textarea[name=text]", "Stored apart from its product")
             page.click("text=Publish review")
             page.get_by_text("your review is saved").wait_for()
+            self.open_activity_panel()
             shown = page.locator(".activity .queries .alias").all_inner_texts()
         self.assertIn("reviews", shown)  # the panel names the database read
         text = "Stored apart from its product"
@@ -24,3 +25,10 @@ class FunctionalInBrowserTests(BrowserTestCase):
         self.assertFalse(table_exists("reviews", Product))
         self.assertEqual(raw_count("default", Product, id=product.pk), 1)
         self.assertFalse(table_exists("default", Review))  # not even the table
+
+    def test_the_activity_bar_shows_the_insert_of_a_review_on_reviews(self):
+        product = make_product("Split Kettle")
+        with screenshot_on_failure(self.page, self.id()):
+            self.publish_review(product, "Written to reviews")
+            writes = self.writes_in_the_bar()
+        self.assertEqual(writes, [("INSERT reviews_review", "reviews")])

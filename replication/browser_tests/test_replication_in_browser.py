@@ -74,3 +74,10 @@ class TwoBrowsersTests(BrowserTestCase):
             page.get_by_text("your review is saved").wait_for()
             banner = page.locator("p.banner").inner_text()
             self.assertIn("You just wrote", banner)
+
+    def test_the_activity_bar_shows_the_insert_of_a_review_on_the_primary(self):
+        with screenshot_on_failure(self.alice, self.id()):
+            self.publish_review(self.product, TEXT)
+            writes = self.writes_in_the_bar()
+        self.assertIn(("INSERT reviews_review", "default"), writes)
+        self.assertEqual({alias for _, alias in writes}, {"default"})

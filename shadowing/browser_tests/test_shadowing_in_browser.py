@@ -29,6 +29,7 @@ class MarkersInBrowserTests(BrowserTestCase, SnapshotTestCase):
         with screenshot_on_failure(self.page, self.id()):
             self.page.goto(self.url("/"))
             marks = self.marks("table.products")
+            self.open_activity_panel()
             panel = self.page.locator(".activity .queries .alias").all_inner_texts()
         self.assertEqual(sorted(marks), ["local"] + ["snapshot"] * 5)
         self.assertEqual(set(panel), {"default", "snapshot"})
@@ -70,3 +71,11 @@ class MarkersInBrowserTests(BrowserTestCase, SnapshotTestCase):
             f"~ #{key} Snap 3: price: Decimal('13.00') -> Decimal('4.00')\n",
             run("shadow_status"),
         )
+
+    def test_the_activity_bar_shows_the_insert_of_a_review_on_the_local_database(self):
+        product = Overlay(Product).get(name="Snap 4")
+        with screenshot_on_failure(self.page, self.id()):
+            self.publish_review(product, "Written locally")
+            writes = self.writes_in_the_bar()
+        self.assertIn(("INSERT reviews_review", "default"), writes)
+        self.assertNotIn("snapshot", [alias for _, alias in writes])
