@@ -8,6 +8,7 @@ running either way: a child left behind (the follower, re-parented to PID 1,
 copying every 20 s for ever) was what `make demo` used to leave.
 """
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -67,7 +68,13 @@ def run_together(
         for name, command in commands.items():
             children[name] = child = start(command, cwd)
             prefixed(name, f"started (pid {child.pid})")
-            relays.append(relay(child, lambda line, name=name: prefixed(name, line)))
+            relays.append(
+                relay(
+                    child,
+                    lambda line, name=name: prefixed(name, line),
+                    unwritable=lambda: events.put(signal.SIGPIPE),
+                )
+            )
             notify_end(child, lambda name=name: events.put(name))
         first = events.get()
     finally:
@@ -92,7 +99,8 @@ def start(command: list[str], cwd: str | os.PathLike | None) -> subprocess.Popen
     return subprocess.Popen(
         command,
         cwd=cwd,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # each line when it is printed
+        # Each line when it is printed; SUPERVISED: end with the supervisor.
+        env={**os.environ, "PYTHONUNBUFFERED": "1", SUPERVISED: "1"},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -102,12 +110,45 @@ def start(command: list[str], cwd: str | os.PathLike | None) -> subprocess.Popen
     )
 
 
-def relay(child: subprocess.Popen, write: Callable[[str], None]) -> threading.Thread:
-    """A thread that hands each line of the child's output to ``write``."""
+SUPERVISED = "MULTIDB_DEMO_SUPERVISED"
+PR_SET_PDEATHSIG = 1
+
+
+def end_with_parent() -> None:
+    """Linux: this process gets SIGTERM when its parent ends. For the demo's
+    children and theirs (runserver serves from a child of its own), called
+    when Django starts in them (web/apps.py): a supervisor killed outright
+    (kill -9) stops nothing, and the server would go on serving."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+            return
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() == 1:  # the parent ended before: nobody would tell us
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def relay(
+    child: subprocess.Popen,
+    write: Callable[[str], None],
+    unwritable: Callable[[], None] = lambda: None,
+) -> threading.Thread:
+    """A thread that hands each line of the child's output to ``write``. If
+    writing fails (the terminal, or ``| head``, has gone), ``unwritable`` is
+    called once and the output is read on and dropped: a child writing into
+    a full pipe would block, unseen."""
 
     def run() -> None:
+        failed = False
         for line in child.stdout:
-            write(line)
+            if failed:
+                continue
+            try:
+                write(line)
+            except (OSError, ValueError):  # a broken pipe, a closed file
+                failed = True
+                unwritable()
 
     return in_background(run)
 

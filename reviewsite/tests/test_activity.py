@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 
 import time_machine
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.db import connections
 from django.http import HttpResponse, HttpResponseRedirect
@@ -156,6 +157,25 @@ class CarriedOverTests(ActivityTestCase):
         own = panel(self.client.get(self.product_url))
         self.assertEqual(own.headings()[0], f"POST {self.write_url} → 302")
 
+    def test_a_token_sent_again_shows_nothing(self):
+        """Two tabs, or a cookie replayed: the queries are shown once."""
+        self.post_review()
+        token = self.client.cookies[activity.COOKIE].value
+        self.client.get(self.product_url)
+        self.client.cookies[activity.COOKIE] = token
+        again = panel(self.client.get(self.product_url))
+        self.assertEqual(again.headings(), [f"GET {self.product_url} → 200"])
+
+    def test_a_request_that_shows_no_panel_leaves_them_for_the_page(self):
+        """The browser's own requests (a HEAD, /favicon.ico's 404 in DEBUG)
+        come between the redirect and its page."""
+        self.post_review()
+        self.client.head(self.product_url)
+        with override_settings(DEBUG=True):
+            self.client.get("/favicon.ico")
+        shown = panel(self.client.get(self.product_url))
+        self.assertEqual(shown.headings()[0], f"POST {self.write_url} → 302")
+
     def test_carried_queries_are_forgotten_after_a_minute(self):
         with time_machine.travel("2026-11-30 12:00Z", tick=False) as traveller:
             self.post_review()
@@ -254,6 +274,16 @@ class CarriedOverBoundsTests(TestCase):
 
 
 class WholeSqlTests(ActivityTestCase):
+    def test_session_keys_and_password_hashes_are_not_shown(self):
+        """Any script on the page could read them (the cookie is HttpOnly)."""
+        user = get_user_model().objects.create_user("ada", password="secret")
+        self.client.post(reverse("login"), {"username": "ada", "password": "secret"})
+        page = self.client.get(self.product_url).content.decode()
+        user.refresh_from_db(using="default")
+        self.assertNotIn(self.client.cookies["sessionid"].value, page)
+        self.assertNotIn(user.password, page)
+        self.assertIn("parameters not shown", page)
+
     def test_each_statement_is_whole_with_its_parameters_as_django_records_it(self):
         with ExitStack() as stack:
             captured = {

@@ -68,3 +68,41 @@ class AdminKeepsExactTimesTests(TestCase):
             if any(isinstance(f, times) for f in model._meta.concrete_fields):
                 with self.subTest(model=model._meta.label):
                     self.assertIsInstance(model_admin, ExactTimesAdmin)
+
+
+class FormsOwnChangesTests(TestCase):
+    """A time the form itself moves (its clean()) is saved as moved: only the
+    time box's cut to the second is put back (BREAK-IT)."""
+
+    databases = "__all__"
+
+    def test_a_time_moved_by_the_forms_clean_is_kept(self):
+        from django import forms
+        from django.test import RequestFactory
+
+        from reviewsite.products.models import Product
+
+        moved = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
+
+        class Stamping(forms.ModelForm):
+            class Meta:
+                model = Product
+                fields = ["name", "description", "price", "created"]
+
+            def clean(self):
+                return {**super().clean(), "created": moved}
+
+        class StampingAdmin(ExactTimesAdmin):
+            form = Stamping
+
+        product = make_product(created=EXACT)
+        Form = StampingAdmin(Product, admin.site).get_form(
+            RequestFactory().get("/"), product
+        )
+        data = {"name": product.name, "description": "", "price": "9.99",
+                "created_0": "2026-01-02", "created_1": "10:00:00",
+                "initial-created_0": "2026-01-02",
+                "initial-created_1": "10:00:00"}  # fmt: skip
+        form = Form(data, instance=product)
+        self.assertTrue(form.is_valid(), form.errors)
+        self.assertEqual(form.cleaned_data["created"], moved)

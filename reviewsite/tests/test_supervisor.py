@@ -65,3 +65,19 @@ class RunTogetherTests(SimpleTestCase):
         self.assertGroupsEnded(lines)
         # The handler is put back: this test's own process is as it was.
         self.assertEqual(signal.getsignal(signal.SIGTERM), handler)
+
+    def test_output_that_cannot_be_written_stops_the_demo_not_the_children(self):
+        """``make demo | head``: once head has gone, lines cannot be written.
+        The children must not block on a full pipe, unseen (BREAK-IT)."""
+        lines = []
+
+        def write(line: str) -> None:
+            if len(lines) >= 3:
+                raise BrokenPipeError(32, "Broken pipe")
+            lines.append(line)
+
+        stopped_by = run_together(
+            {"chatty": python("while True: print('x' * 1000)")}, write, grace=0.5
+        )
+        self.assertEqual(stopped_by, signal.SIGPIPE)
+        self.assertGroupsEnded(lines)

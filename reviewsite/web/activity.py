@@ -219,11 +219,20 @@ def format_sql(sql: str) -> str:
     return SQL_PARTS.sub(part, sql)
 
 
+# Statements whose parameters are secrets a script on the page could read
+# (the session cookie is HttpOnly): session keys and data, password hashes.
+SECRETS = re.compile(
+    r'"django_session"|"password"\s*=|INSERT\s+INTO\s+"auth_user"', re.I
+)
+
+
 def executed_sql(connection, cursor, sql, params, many: bool) -> str:
     """The statement with its parameters in place, quoted by the database's
     own rules: what Django records in ``connection.queries``
     (``CursorDebugWrapper``). ``executemany()`` is shown as Django shows it:
     the statement and how many times it ran."""
+    if params and SECRETS.search(sql):
+        return f"{sql}\n-- parameters not shown: session keys and password hashes"
     if many:
         try:
             times = len(params)
@@ -261,10 +270,16 @@ class ActivityPanelMiddleware:
         this = Exchange(
             request.method, request.get_full_path(), response.status_code, activity
         )
-        earlier = take_carried(request, response)
+        # Only a page with a panel, or a redirect on, takes what was carried:
+        # not the browser's own requests between (a HEAD, /favicon.ico).
         if _is_redirect(response):
-            carry(response, [*earlier, this.bounded()])
-        elif _is_html_page(response) and not _is_debug_page(response):
+            carry(response, [*take_carried(request, response), this.bounded()])
+        elif (
+            request.method != "HEAD"
+            and _is_html_page(response)
+            and (not _is_debug_page(response))
+        ):  # a HEAD's body is not read
+            earlier = take_carried(request, response)
             self.append_panel(request, response, [*earlier, this])
         return response
 

@@ -22,7 +22,10 @@ class ExactTimesForm(forms.BaseForm):
         cleaned_data = super().clean()
         for name in cleaned_data.keys() - set(self.changed_data):
             stored = self.initial.get(name)
-            if isinstance(stored, datetime.datetime | datetime.time):
+            # Only the box's own cut: a time the form moved itself is kept.
+            if isinstance(stored, datetime.datetime | datetime.time) and (
+                cleaned_data[name] == stored.replace(microsecond=0)
+            ):
                 cleaned_data[name] = stored
         return cleaned_data
 

@@ -8,11 +8,13 @@ import os
 import runpy
 import sqlite3
 import tempfile
+import time
 from contextlib import closing
 from pathlib import Path
 from unittest import mock
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F
 from django.test import SimpleTestCase, TestCase
 
@@ -107,6 +109,44 @@ class FromTheDataTests(SimpleTestCase):
         )
         self.assertEqual((spread, draining), (shards(0, 1, 2), []))
         self.assertEqual(databases, {"default", *shards(0, 1, 2)})
+
+
+class FromTheDataEdgeTests(SimpleTestCase):
+    """From the BREAK-IT review of the above."""
+
+    def setUp(self):
+        self.dir = self.enterContext(tempfile.TemporaryDirectory())
+
+    def test_sqlite_shards_beside_a_default_on_postgresql_are_their_files(self):
+        files(self.dir, *(f"shard{n}.sqlite3" for n in range(6)))
+        found = shard_settings(self.dir, DATABASE_URL_DEFAULT="postgres://u@h/default")
+        self.assertEqual(found[:2], (shards(*range(6)), []))
+
+    def test_only_files_named_as_the_settings_name_them_are_shards(self):
+        files(self.dir, "shard0.sqlite3", "shard04.sqlite3", "shard1.sqlite3-wal")
+        self.assertEqual(shard_settings(self.dir)[:2], (shards(0), []))
+
+    def test_shard_databases_must_be_a_positive_whole_number(self):
+        for wrong in ["0", "-2", "abc", "1.5"]:
+            with (
+                self.subTest(wrong=wrong),
+                self.assertRaisesMessage(ImproperlyConfigured, "SHARD_DATABASES"),
+            ):
+                shard_settings(self.dir, SHARD_DATABASES=wrong)
+
+    def test_a_locked_map_is_waited_for_briefly_and_said(self):
+        files(
+            self.dir,
+            *(f"shard{n}.sqlite3" for n in range(5)),
+            mapped=shards(0, 1, 2, 3, 4),
+        )
+        with closing(sqlite3.connect(Path(self.dir, "default.sqlite3"))) as writer:
+            writer.execute("BEGIN EXCLUSIVE")
+            started = time.monotonic()
+            with self.assertWarnsRegex(RuntimeWarning, "shard map"):
+                found = shard_settings(self.dir)
+            self.assertLess(time.monotonic() - started, 3)
+        self.assertEqual(found[:2], (shards(*range(5)), []))  # the files, then
 
 
 class ServerBehindTheMapTests(TestCase):
