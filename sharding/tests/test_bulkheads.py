@@ -340,6 +340,11 @@ class FrozenServerTests(TransactionTestCase):
 
     @override_settings(SHARD_TIMEOUT_SECONDS=0.2, SHARD_STATEMENT_TIMEOUT_SECONDS=0.2)
     def test_a_frozen_shard_holds_the_fan_outs_threads_for_a_moment_only(self):
+        # One thread a shard: the next page asks the connection frozen below,
+        # not a new thread's (a pool starts one when none is idle yet).
+        fanout.close_all()
+        self.enterContext(mock.patch.object(fanout, "THREADS_PER_SHARD", 1))
+        self.addCleanup(fanout.close_all)
         token = reading_a_page.set(True)
         self.addCleanup(reading_a_page.reset, token)
         on_every_shard(lambda alias: Review.objects.using(alias).count())
