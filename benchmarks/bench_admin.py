@@ -22,14 +22,13 @@ import sys
 import time
 from pathlib import Path
 
-from common import Result, check, main
+from common import Result, check, main, serve
 from shard_servers import (
     Child,
     Site,
     load,
     newest,
     now,
-    serve,
     setup_django,
     shard_servers,
 )

@@ -18,14 +18,12 @@ product page lists the product's newest reviews, the first page the newest
 reviews of the site, page 50 the 981st to 1000th, with no duplicates or gaps.
 """
 
-import json
 import re
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
-from common import Result, main, setup_django, subprocess_env
+from common import PageServer, Result, main, serve, setup_django, subprocess_env
 from sharding_data import dataset
 
 BENCHMARK = "2. Pages"
@@ -144,51 +142,18 @@ def expect(html: str, ids: list[int] | None, page: str) -> list[int]:
     return shown
 
 
-def serve(sqlite_dir: Path) -> None:
-    """Answer the parent's commands, one JSON line each, until stdin closes."""
-    site = Site(sqlite_dir)
-    for line in sys.stdin:
-        command, *args = json.loads(line)
-        try:
-            answer = getattr(site, command)(*args)
-        except AssertionError as error:
-            answer = {"error": str(error)}
-        print(json.dumps(answer), flush=True)
-
-
 # The parent: two children, asked in turn.
 
 
-class Child:
-    def __init__(self, sqlite_dir: Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, __file__, "serve", str(sqlite_dir)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=subprocess_env(sqlite_dir),
-        )
-
-    def ask(self, command: str, *args):
-        self.process.stdin.write(json.dumps([command, *args]) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the page server stopped while asked {command}")
-        answer = json.loads(line)
-        if isinstance(answer, dict) and "error" in answer:
-            raise AssertionError(answer["error"])
-        return answer
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(30)
+def page_server(sqlite_dir: Path) -> PageServer:
+    argv = [sys.executable, __file__, "serve", str(sqlite_dir)]
+    return PageServer(argv, subprocess_env(sqlite_dir))
 
 
 def run(quick: bool, workdir: Path) -> list[Result]:
     small, big = (1_000, 3_000) if quick else (1_000, 1_000_000)
     rounds = 5 if quick else 150
-    children = {n: Child(dataset(workdir, n)) for n in (small, big)}
+    children = {n: page_server(dataset(workdir, n)) for n in (small, big)}
     try:
         product = children[big].ask("busiest_product")
         urls = {n: child.ask("prepare", product) for n, child in children.items()}
@@ -201,7 +166,7 @@ def run(quick: bool, workdir: Path) -> list[Result]:
                     times[n, page].append(child.ask("time", page))
     finally:
         for child in children.values():
-            child.close()
+            child.close(30)
     return [
         Result(
             benchmark=BENCHMARK,
@@ -219,6 +184,6 @@ def run(quick: bool, workdir: Path) -> list[Result]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["serve"]:
-        serve(Path(sys.argv[2]))
+        serve(lambda: Site(Path(sys.argv[2])))
     else:
         main(run)

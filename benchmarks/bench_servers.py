@@ -35,14 +35,13 @@ import time
 from pathlib import Path
 
 import psycopg
-from common import Result, check, main
+from common import Result, check, main, serve
 from shard_servers import (
     Child,
     Site,
     load,
     newest,
     now,
-    serve,
     setup_django,
     shard_servers,
 )

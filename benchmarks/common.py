@@ -201,3 +201,46 @@ def check(condition: object, message: str) -> None:
     """A benchmark's correctness check: unlike ``assert``, kept under -O."""
     if not condition:
         raise AssertionError(message)
+
+
+# A site's pages served by a child process (a Django project is configured
+# once per process), asked by the parent one JSON line each way.
+
+
+def serve(make: Callable[[], object]) -> None:
+    """Answer the parent's commands with ``make()``'s methods, a JSON line
+    each, until stdin closes. A failed check is answered, not raised."""
+    pages = make()
+    for line in sys.stdin:
+        command, *args = json.loads(line)
+        try:
+            answer = getattr(pages, command)(*args)
+        except AssertionError as error:
+            answer = {"error": str(error)}
+        print(json.dumps(answer), flush=True)
+
+
+class PageServer:
+    """A child process running ``serve``: ``argv`` with ``env``."""
+
+    def __init__(self, argv: list[str], env: dict, label: str = "") -> None:
+        self.label = label
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+
+    def ask(self, command: str, *args):
+        self.process.stdin.write(json.dumps([command, *args]) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the page server stopped while asked {command}")
+        answer = json.loads(line)
+        if isinstance(answer, dict) and "error" in answer:
+            prefix = f"{self.label}: " if self.label else ""
+            raise AssertionError(prefix + answer["error"])
+        return answer
+
+    def close(self, timeout: float = 60) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout)

@@ -23,7 +23,6 @@ so only the clock differs between two loads, and ``load()`` fixes it.
 """
 
 import contextlib
-import json
 import os
 import socket
 import subprocess
@@ -34,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from common import ROOT
+from common import ROOT, PageServer
 
 SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 SHARD_DIR = os.environ.get("BENCH_SHARD_DIR", "/tmp/multidb-bench-shards")
@@ -237,46 +236,12 @@ def newest(limit: int, aliases=None, **filters) -> list[int]:
     return [pk for _, pk in rows[:limit]]
 
 
-def serve(make) -> None:
-    """Answer the parent's commands with ``make()``'s methods, a JSON line
-    each, until stdin closes. A failed check is answered, not raised."""
-    pages = make()
-    for line in sys.stdin:
-        command, *args = json.loads(line)
-        try:
-            answer = getattr(pages, command)(*args)
-        except AssertionError as error:
-            answer = {"error": str(error)}
-        print(json.dumps(answer), flush=True)
-
-
-class Child:
+class Child(PageServer):
     """A process serving one site's pages (``script serve``)."""
 
     def __init__(self, script: str, site: Site) -> None:
         self.site = site
-        self.process = subprocess.Popen(
-            [sys.executable, script, "serve"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=site.env(),
-        )
-
-    def ask(self, command: str, *args):
-        self.process.stdin.write(json.dumps([command, *args]) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the page server stopped while asked {command}")
-        answer = json.loads(line)
-        if isinstance(answer, dict) and "error" in answer:
-            raise AssertionError(f"{self.site.label}: {answer['error']}")
-        return answer
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(60)
+        super().__init__([sys.executable, script, "serve"], site.env(), site.label)
 
 
 def now() -> datetime:

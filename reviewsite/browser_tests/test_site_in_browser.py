@@ -58,6 +58,14 @@ class BrowserTestCase(StaticLiveServerTestCase):
     def url(self, path: str) -> str:
         return self.live_server_url + path
 
+    def log_in_to_the_admin(self) -> None:
+        """As a new superuser, boss, through the admin's login form."""
+        get_user_model().objects.create_superuser("boss", "b@x.org", "s3cret-pw")
+        self.page.goto(self.url("/admin/"))
+        self.page.fill("input[name=username]", "boss")
+        self.page.fill("input[name=password]", "s3cret-pw")
+        self.page.click("input[type=submit]")
+
     def publish_review(self, product, text: str) -> None:
         """Write a review of ``product`` in the browser, and wait for the page
         the form redirects to."""
@@ -131,14 +139,10 @@ class SiteInBrowserTests(BrowserTestCase):
         self.assertLessEqual(shown, set(connections))
 
     def test_admin_login_and_edit_a_review(self):
-        get_user_model().objects.create_superuser("boss", "b@x.org", "s3cret-pw")
         review = make_review(self.product, text="Before the edit")
         page = self.page
         with screenshot_on_failure(page, self.id()):
-            page.goto(self.url("/admin/"))
-            page.fill("input[name=username]", "boss")
-            page.fill("input[name=password]", "s3cret-pw")
-            page.click("input[type=submit]")
+            self.log_in_to_the_admin()
             page.goto(self.url(f"/admin/reviews/review/{review.pk}/change/"))
             page.fill("textarea[name=text]", "After the edit")
             page.click("input[name=_save]")
@@ -319,13 +323,9 @@ class ActivityBarTests(SitePages, BrowserTestCase):
                 self.assertFalse(listing.is_visible())
 
     def test_the_panel_is_styled_in_the_admin(self):
-        get_user_model().objects.create_superuser("boss", "b@x.org", "s3cret-pw")
         self.page.set_viewport_size({"width": 1280, "height": 800})
         with screenshot_on_failure(self.page, self.id()):
-            self.page.goto(self.url("/admin/"))
-            self.page.fill("input[name=username]", "boss")
-            self.page.fill("input[name=password]", "s3cret-pw")
-            self.page.click("input[type=submit]")
+            self.log_in_to_the_admin()
             self.page.wait_for_url(self.url("/admin/"))
             self.assertIn(
                 "POST /admin/login/?next=/admin/ → 302", self.bar().inner_text()

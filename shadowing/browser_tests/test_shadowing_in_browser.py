@@ -4,7 +4,6 @@ snapshot."""
 
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from project.overlay import Overlay
@@ -50,14 +49,10 @@ class MarkersInBrowserTests(BrowserTestCase, SnapshotTestCase):
         self.assertEqual(snapshot_sha256(), before)
 
     def test_a_snapshot_product_saved_in_the_admin_differs_only_in_its_price(self):
-        get_user_model().objects.create_superuser("boss", "b@x.org", "s3cret-pw")
         key = Overlay(Product).get(name="Snap 3").pk
         page = self.page
         with screenshot_on_failure(page, self.id()):
-            page.goto(self.url("/admin/"))
-            page.fill("input[name=username]", "boss")
-            page.fill("input[name=password]", "s3cret-pw")
-            page.click("input[type=submit]")
+            self.log_in_to_the_admin()
             page.goto(self.url(reverse("admin:products_product_change", args=[key])))
             page.fill("input[name=price]", "4.00")
             page.click("input[name=_save]")
