@@ -14,7 +14,14 @@ point (PostgreSQL's collation may not be).
 from django.db import connections, models
 from django.db.models import F, Q
 from django.db.models.functions import Collate
-from django.db.models.lookups import Exact, GreaterThan, IsNull, LessThan
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IsNull,
+    LessThan,
+    LessThanOrEqual,
+)
 
 
 def sort_name(field: str) -> str:
@@ -43,21 +50,31 @@ def as_sorts(model, ordering: list[str], alias: str) -> list:
 def preceding(model, ordering: list[str], row, alias: str) -> Q:
     """The rows of ``model`` that come before ``row`` in ``ordering``, which
     ends on a unique field (the admin's orderings end on the key)."""
-    before, tied = Q(pk__in=[]), Q()
+    before, tied, bound = Q(pk__in=[]), Q(), None
     for field in ordering:
         name, descending = sort_name(field), field.startswith("-")
-        column, _ = _column(model, name, alias)
+        column, target = _column(model, name, alias)
         value = getattr(row, name)
+        nulls = Q(IsNull(column, True)) if target.null else Q(pk__in=[])
         if value is None:  # first when ascending, last when descending
             earlier = Q(IsNull(column, False)) if descending else Q(pk__in=[])
-            same = Q(IsNull(column, True))
+            same, up_to = Q(IsNull(column, True)), Q() if descending else nulls
         else:
             bigger, smaller = GreaterThan(column, value), LessThan(column, value)
-            earlier = Q(bigger) if descending else Q(IsNull(column, True)) | Q(smaller)
+            earlier = Q(bigger) if descending else nulls | Q(smaller)
             same = Q(Exact(column, value))
+            up_to = (
+                Q(GreaterThanOrEqual(column, value))
+                if descending
+                else nulls | Q(LessThanOrEqual(column, value))
+            )
+        # The first field's range alone, said on its own: with only the OR
+        # below, the database tests every row instead of reading a range of
+        # the ordering's index.
+        bound = up_to if bound is None else bound
         before |= tied & earlier
         tied &= same
-    return before
+    return bound & before
 
 
 def _column(model, name: str, alias: str):

@@ -12,6 +12,7 @@ from reviewsite.reviews.models import Review
 
 from .deep_pages import rows_at
 from .fanout import on_every_shard
+from .settled import Settled
 from .shardmap import (
     NoShardInformation,
     configured,
@@ -49,6 +50,7 @@ class AllShards:
         self.queryset = queryset
         self.request = request
         self.owned = ownership()  # one map for every shard
+        self.settled = Settled()  # no move: no row's owner to test
         self.counts = None
 
     def ask(self, query) -> dict:
@@ -67,11 +69,13 @@ class AllShards:
         return fan.results
 
     def rows_of(self, alias: str):
-        rows = owned_rows(self.queryset, alias, self.owned[alias])
+        rows = self.settled.rows(self.queryset, alias, self.owned[alias])
         return rows.order_by(*as_sorts(rows.model, self.ordering, alias))
 
     def count(self) -> int:
         self.counts = self.ask(lambda alias, rows: rows.count())
+        if not self.settled.still():  # a move began: count again, owned rows
+            return self.count()
         return sum(self.counts.values())
 
     def __getitem__(self, page: slice) -> list[Review]:
@@ -79,10 +83,15 @@ class AllShards:
         if start == 0:  # the first page: nothing to skip
             pages = self.ask(lambda alias, rows: list(rows[:stop]))
             merged = heapq.merge(*pages.values(), key=sort_key(self.ordering))
-            return list(islice(merged, stop))
-        if self.counts is None:
-            self.count()
-        return rows_at(self.ask, self.ordering, self.counts, start, stop)
+            found = list(islice(merged, stop))
+        else:
+            if self.counts is None:
+                self.count()
+            found = rows_at(self.ask, self.ordering, self.counts, start, stop)
+        if not self.settled.still():  # a move began: read again, owned rows
+            self.counts = None
+            return self[page]
+        return found
 
 
 class ShardedReviewAdmin(ReviewAdmin):

@@ -10,6 +10,7 @@ shard from one page to the next, as a request thread keeps its own.
 
 import gc
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -17,7 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from . import shardmap, timeouts
 
@@ -116,13 +117,35 @@ def _in_worker(query, alias: str, wrappers: list, page: bool) -> object:
     # What a request's start and end do for a request thread: drop the
     # connection if it failed, or outlived CONN_MAX_AGE; otherwise reuse it.
     connection.close_if_unusable_or_obsolete()
+    kept, started = connection.connection is not None, time.monotonic()
+    # Without the health check's SELECT 1 first: a round trip more for each
+    # shard of each page. The query itself finds a connection that its server
+    # closed meanwhile (restarted, idle too long), and is asked once more.
+    connection.health_check_done = True
     try:
-        with ExitStack() as stack:
-            for wrapper in wrappers:
-                stack.enter_context(connection.execute_wrapper(wrapper))
-            return query(alias)
+        return _ask(query, alias, connection, wrappers)
+    except DatabaseError:
+        at_once = time.monotonic() - started < _cut_after(page)
+        if kept and at_once:
+            connection.close_if_unusable_or_obsolete()  # drops it if broken
+            if connection.connection is None:
+                return _ask(query, alias, connection, wrappers)
+        raise
     finally:
         connection.close_if_unusable_or_obsolete()
+
+
+def _ask(query, alias: str, connection, wrappers: list) -> object:
+    with ExitStack() as stack:
+        for wrapper in wrappers:
+            stack.enter_context(connection.execute_wrapper(wrapper))
+        return query(alias)
+
+
+def _cut_after(page: bool) -> float:
+    """Before this, an error is not a read cut short for being late."""
+    seconds = settings.SHARD_STATEMENT_TIMEOUT_SECONDS
+    return seconds if page and seconds else float("inf")
 
 
 def _collect(outcome: FanOut, alias: str, query) -> None:

