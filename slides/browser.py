@@ -17,7 +17,7 @@ BUILT = HERE / "_build" / "revealjs" / "index.html"
 DECK = {"width": 1920, "height": 1080}
 PROJECTOR = {"width": 1280, "height": 720}
 # Reveal.js's print view, with each slide's notes on a page of their own.
-HANDOUT = "?print-pdf"
+HANDOUT = "?print-pdf&showNotes=separate-page"
 
 
 def open_deck(browser, query: str = "", index: Path = BUILT, viewport=PROJECTOR):
@@ -56,7 +56,7 @@ def export_pdf(out: Path, index: Path = BUILT, browser=None) -> int:
     with deck_page(HANDOUT, index, browser) as page:
         page.wait_for_selector(".pdf-page")
         slides = page.evaluate("Reveal.getTotalSlides()")
-        page.pdf(path=str(out), width="1280px", height="800px", print_background=True)
+        page.pdf(path=str(out), prefer_css_page_size=True, print_background=True)
     return slides
 
 

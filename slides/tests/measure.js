@@ -43,6 +43,11 @@
     const scale = frame.height / slidesEl.offsetHeight;
     const title = (slide.querySelector('h1, h2, h3') || {}).textContent || '';
     const out = {number: results.length + 1, title: title.trim(), problems: [], listings: []};
+    // Words of prose on the slide: a paragraph of a hundred belongs in the notes.
+    const prose = slide.cloneNode(true);
+    prose.querySelectorAll('aside, pre, .code-block-caption, h1, h2, h3, object, svg')
+      .forEach((e) => e.remove());
+    out.words = prose.textContent.split(/\s+/).filter(Boolean).length;
     for (const el of slide.querySelectorAll('*')) {
       if (el.closest('aside.notes')) continue;
       const r = el.getBoundingClientRect();

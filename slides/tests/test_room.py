@@ -8,7 +8,8 @@ Each slide of the built deck (whichever .rst file it comes from) is shown at
 - no listing over 18 lines or 64 columns;
 - every colour of the code theme at a contrast of 4.5:1 against its box
   (WCAG 2 AA for text), from the computed style of each token;
-- the slide number and the controls never over a listing.
+- the slide number and the controls never over a listing;
+- at most 90 words of prose: the story goes to the speaker notes.
 """
 
 import json
@@ -22,6 +23,7 @@ MIN_CAPTION_PX = 18
 MAX_LINES = 18
 MAX_COLUMNS = 64
 MIN_CONTRAST = 4.5
+MAX_WORDS = 90
 
 # Runs in the page: shows each slide in turn, returns what it measured there.
 MEASURE = (Path(__file__).parent / "measure.js").read_text()
@@ -40,6 +42,8 @@ def problems(slides: list[dict]) -> list[str]:
     for slide in slides:
         where = f"slide {slide['number']} ({slide['title']})"
         found += [f"{where}: {p}" for p in slide["problems"]]
+        if slide["words"] > MAX_WORDS:
+            found.append(f"{where}: {slide['words']} words (at most {MAX_WORDS})")
         for listing in slide["listings"]:
             name = f"{where}, {listing['caption'] or 'listing'}"
             if listing["lines"] > MAX_LINES:
