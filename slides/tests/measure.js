@@ -89,6 +89,8 @@
       for (let t = walker.nextNode(); t; t = walker.nextNode()) {
         if (!t.textContent.trim()) continue;
         const el = t.parentElement;
+        const px = parseFloat(getComputedStyle(el).fontSize) * scale;
+        listing.codePx = Math.min(listing.codePx, px);
         const ratio = contrast(over(rgba(getComputedStyle(el).color), background(el)), background(el));
         if (ratio < listing.worstContrast) {
           listing.worstContrast = ratio;
