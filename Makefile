@@ -66,6 +66,7 @@ slides: install
 	$(BIN)/sphinx-build -W --keep-going -b revealjs slides slides/_build/revealjs
 	@echo "Open slides/_build/revealjs/index.html (press S for speaker notes)."
 
+# The handout: each slide on a page, its speaker notes on the next.
 slides-pdf: slides
 	$(BIN)/python slides/browser.py pdf slides/_build/deck.pdf
 
