@@ -41,6 +41,11 @@ class Settled:
             return queryset.using(alias)
         return shardmap.owned_rows(queryset, alias, owned)
 
+    def read(self, reads):
+        """``reads()``, and again, testing each row, if a move began meanwhile."""
+        done = reads()
+        return done if self.still() else reads()
+
     def still(self) -> bool:
         """After the reads: were they quiet throughout? If not, never again."""
         if self.quiet and moves_now() != self.seen:

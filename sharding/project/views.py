@@ -40,13 +40,11 @@ class LatestReviewsView(TemplateView):
         before = cursor(self.request.GET.get("before"))
         self.ownership = shardmap.ownership()  # one map for every shard
         self.settled = Settled()  # no move: no row's owner to test
-        fan = on_every_shard(
-            lambda alias: self.page_of(alias, before), shards=self.ownership
-        )
-        if not self.settled.still():  # a move began: again, owned rows only
-            fan = on_every_shard(
+        fan = self.settled.read(
+            lambda: on_every_shard(
                 lambda alias: self.page_of(alias, before), shards=self.ownership
             )
+        )
         newest_first = heapq.merge(*fan.results.values(), key=position, reverse=True)
         # One row more than a page says whether an older page has any.
         reviews = list(islice(newest_first, self.per_page + 1))
