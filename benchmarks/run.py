@@ -5,7 +5,8 @@
     python benchmarks/run.py --only populate pages
 
 Each ``bench_<name>.py`` runs in its own process, in a scratch directory.
-Full mode writes benchmarks/results.json and benchmarks/results.png and
+Full mode writes benchmarks/results.json and benchmarks/results.png (with
+``--only``, the other benchmarks' rows are kept from the last results.json) and
 exits 1 if a goal is missed; quick mode exits 1 only if a benchmark fails
 (a wrong result), never for a slow one.
 """
@@ -174,6 +175,16 @@ def machine() -> str:
     )
 
 
+def kept(path: Path, results: list[dict]) -> list[dict]:
+    """The rows of an earlier results.json for benchmarks not run this time
+    (``--only``): the table and the chart keep every benchmark."""
+    if not path.exists():
+        return []
+    ran = {result["benchmark"] for result in results}
+    earlier = json.loads(path.read_text())["results"]
+    return [result for result in earlier if result["benchmark"] not in ran]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -196,10 +207,11 @@ def main() -> int:
     print(table(results, args.quick))
     if not args.quick:
         args.out.mkdir(parents=True, exist_ok=True)
+        every = kept(args.out / "results.json", results) + results
         (args.out / "results.json").write_text(
-            json.dumps({"machine": machine(), "results": results}, indent=2) + "\n"
+            json.dumps({"machine": machine(), "results": every}, indent=2) + "\n"
         )
-        chart(results, args.out / "results.png")
+        chart(every, args.out / "results.png")
         print(f"Wrote {args.out / 'results.json'} and {args.out / 'results.png'}")
         missed = [r for r in results if not met(r)]
         if missed:
