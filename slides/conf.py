@@ -5,7 +5,7 @@ author = "The contributors"
 copyright = "2010, 2026, the contributors"
 
 extensions = ["sphinx_revealjs", "sphinx.ext.graphviz"]
-exclude_patterns = ["_build", "README.rst", "tests"]
+exclude_patterns = ["_build", "README.rst", "tests", "sections"]
 root_doc = "index"
 # Slides get ids from their titles, so a README can link to #/the-router.
 
