@@ -33,7 +33,14 @@ highlight_language = "python"
 
 # Diagrams are drawn by Graphviz at build time, as SVG: no network needed.
 graphviz_output_format = "svg"
-graphviz_dot_args = ["-Nfontname=Helvetica", "-Efontname=Helvetica"]
+graphviz_dot_args = [
+    "-Gfontname=Helvetica",
+    "-Nfontname=Helvetica",
+    "-Efontname=Helvetica",
+    "-Gfontsize=22",
+    "-Nfontsize=22",
+    "-Efontsize=20",
+]
 
 
 def setup(app):

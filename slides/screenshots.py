@@ -46,11 +46,12 @@ OUT = HERE / "screenshots"
 PATTERNS = ["functional", "replication", "sharding", "shadowing"]
 # The smallest data that still shows each pattern: every shard gets reviews.
 DEMO_DATA = ["--products", "16", "--users", "4", "--reviews", "48"]
-# 1280x720 CSS pixels (a 16:9 screen), drawn at 1.5x: 1920x1080 PNGs.
+# A 16:9 window of 1280x720 CSS pixels, drawn at 1.5x: 1920x1080 PNGs. The
+# panel's pictures are of the panel alone: the bar and its list, 1920 wide.
 VIEWPORT = {"width": 1280, "height": 720}
 SCALE = 1.5
-# Each of replication's two browsers: half of a 1920x1160 picture.
-NARROW = {"width": 800, "height": 900}
+# Each of replication's two browsers: the top of the page, side by side.
+NARROW = {"width": 800, "height": 560}
 REVIEW = "Tried it at the talk: boils fast, quietly."
 PICTURES = [
     "functional-panel.png",
@@ -195,7 +196,9 @@ def panel_after_a_write(browser, demo: Demo, out: Path, product: int = 0):
     page = new_page(browser)
     url = write_review(page, demo, product)
     open_panel(page)
-    page.screenshot(path=str(out / f"{demo.pattern}-panel.png"))
+    page.locator("section.activity").screenshot(
+        path=str(out / f"{demo.pattern}-panel.png")
+    )
     return page, url
 
 
@@ -207,7 +210,7 @@ def side_by_side(browser, out: Path, left: tuple, right: tuple) -> None:
         "</figure>"
         for caption, png in [left, right]
     )
-    context = browser.new_context(viewport={"width": 1920, "height": 1160})
+    context = browser.new_context(viewport={"width": 1920, "height": 760})
     page = context.new_page()
     page.set_content(
         "<style>body{margin:0;display:flex;gap:16px;padding:0 8px;"
@@ -215,7 +218,7 @@ def side_by_side(browser, out: Path, left: tuple, right: tuple) -> None:
         "figure{margin:0;flex:1}figcaption{margin:8px 0}"
         "img{width:100%;outline:3px solid #444}</style>" + cells
     )
-    page.screenshot(path=str(out))
+    page.locator("body").screenshot(path=str(out))
     context.close()
 
 

@@ -11,7 +11,13 @@ from browser import HERE, deck_page, export_pdf
 
 from reviewsite.chromium import skip_without_chromium
 
-SOURCE = (HERE / "index.rst").read_text()
+# The deck's source with each `.. include:: sections/...` line replaced by the file.
+SOURCE = re.sub(
+    r"^\.\. include:: (\S+)\n",
+    lambda include: (HERE / include[1]).read_text(),
+    (HERE / "index.rst").read_text(),
+    flags=re.MULTILINE,
+)
 
 
 def sphinx_build(source: Path, out: Path) -> subprocess.CompletedProcess:
