@@ -1,6 +1,7 @@
 """The pictures of the running demos, and the demo slides that show them."""
 
 import re
+import struct
 import subprocess
 import sys
 
@@ -31,19 +32,19 @@ def console_lines(rst: str) -> list[str]:
     ]
 
 
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
 def test_every_picture_is_made_and_is_a_real_screenshot():
     skip_without_chromium()  # without it, screenshots.py writes placeholders
-    from PIL import Image
-
     for name in screenshots.PICTURES:
-        path = screenshots.OUT / name
-        assert path.stat().st_size > 10_000, name
-        with Image.open(path) as image:
-            assert image.width == 1920, (name, image.size)
-            assert 300 <= image.height <= 1200, (name, image.size)
-            # A placeholder card (no Chromium) is two colours; a page is many.
-            colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
-            assert len(colours) > 50, f"{name} is a placeholder: run with Chromium"
+        data = (screenshots.OUT / name).read_bytes()
+        width, height = png_size(data)
+        assert width == 1920 and 300 <= height <= 1200, (name, width, height)
+        # A placeholder (one grey) compresses to a few kB; a page does not.
+        assert len(data) > 40_000, f"{name} is a placeholder: run with Chromium"
 
 
 def test_the_deck_shows_only_pictures_the_script_makes():
