@@ -63,6 +63,7 @@ format: install
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
 slides: install
+	$(BIN)/python slides/screenshots.py
 	$(BIN)/sphinx-build -W --keep-going -b revealjs slides slides/_build/revealjs
 	@echo "Open slides/_build/revealjs/index.html (press S for speaker notes)."
 

@@ -18,7 +18,7 @@ author = "The contributors"
 copyright = "2010, 2026, the contributors"
 
 extensions = ["sphinx_revealjs", "sphinx.ext.graphviz"]
-exclude_patterns = ["_build", "README.rst", "tests"]
+exclude_patterns = ["_build", "README.rst", "tests", "sections"]
 root_doc = "index"
 # Commands must copy exactly: no en dash for --database, no curly quotes.
 smartquotes = False
@@ -50,7 +50,14 @@ highlight_language = "python"
 
 # Diagrams are drawn by Graphviz at build time, as SVG: no network needed.
 graphviz_output_format = "svg"
-graphviz_dot_args = ["-Nfontname=Helvetica", "-Efontname=Helvetica"]
+graphviz_dot_args = [
+    "-Gfontname=Helvetica",
+    "-Nfontname=Helvetica",
+    "-Efontname=Helvetica",
+    "-Gfontsize=22",
+    "-Nfontsize=22",
+    "-Efontsize=20",
+]
 
 
 # A listing is at most this wide: 64 columns of 30 px (deck.css) read from the

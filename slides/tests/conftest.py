@@ -1,4 +1,7 @@
-"""One build of the deck, one Chromium and one printed handout for the whole suite."""
+"""One build of the deck, one Chromium and one printed handout for the whole suite.
+
+The deck shows pictures of the running demos: they are made before any test
+builds it, when `make slides` or the tox env has not (screenshots.py)."""
 
 import os
 import subprocess
@@ -6,9 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import screenshots
 from browser import HERE, export_pdf
 
 from reviewsite.chromium import chromium, skip_without_chromium
+
+
+def pytest_sessionstart(session):
+    if not all((screenshots.OUT / name).is_file() for name in screenshots.PICTURES):
+        screenshots.main()
 
 
 def sphinx_build(source: Path, out: Path) -> subprocess.CompletedProcess:
