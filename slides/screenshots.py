@@ -122,7 +122,7 @@ class Demo:
             check=True,
         ).stdout
 
-    def wait_until_served(self, timeout: float = 30) -> None:
+    def wait_until_served(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -171,7 +171,7 @@ def running_demos(scratch: Path) -> Iterator[dict[str, Demo]]:
 def new_page(browser):
     context = browser.new_context(viewport=VIEWPORT, device_scale_factor=SCALE)
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(45_000)  # a busy CI machine
     return page
 
 
