@@ -41,7 +41,10 @@ class FanOut:
 
 
 def on_every_shard(query: Callable[[str], object], shards=None) -> FanOut:
-    """``query(alias)`` on each shard, in parallel, within SHARD_TIMEOUT_SECONDS."""
+    """``query(alias)`` on each shard, in parallel, within SHARD_TIMEOUT_SECONDS.
+
+    Asked by a page (a GET), the query is a read, and may be asked twice on
+    a shard whose kept connection turns out closed (``_in_worker``)."""
     shards = shardmap.databases() if shards is None else list(shards)
     outcome = FanOut()
     if any(connections[alias].in_atomic_block for alias in shards):
@@ -118,15 +121,16 @@ def _in_worker(query, alias: str, wrappers: list, page: bool) -> object:
     # connection if it failed, or outlived CONN_MAX_AGE; otherwise reuse it.
     connection.close_if_unusable_or_obsolete()
     kept, started = connection.connection is not None, time.monotonic()
-    # Without the health check's SELECT 1 first: a round trip more for each
-    # shard of each page. The query itself finds a connection that its server
-    # closed meanwhile (restarted, idle too long), and is asked once more.
-    connection.health_check_done = True
+    # A page's read goes without the health check's SELECT 1 first (a round
+    # trip more on every shard of every page): a kept connection that its
+    # server closed meanwhile fails at once, and the read, which may be done
+    # twice, is asked once more. Anything else is checked first, as Django does.
+    connection.health_check_done = page
     try:
         return _ask(query, alias, connection, wrappers)
     except DatabaseError:
-        at_once = time.monotonic() - started < _cut_after(page)
-        if kept and at_once:
+        at_once = time.monotonic() - started < settings.SHARD_STATEMENT_TIMEOUT_SECONDS
+        if page and kept and at_once:
             connection.close_if_unusable_or_obsolete()  # drops it if broken
             if connection.connection is None:
                 return _ask(query, alias, connection, wrappers)
@@ -140,12 +144,6 @@ def _ask(query, alias: str, connection, wrappers: list) -> object:
         for wrapper in wrappers:
             stack.enter_context(connection.execute_wrapper(wrapper))
         return query(alias)
-
-
-def _cut_after(page: bool) -> float:
-    """Before this, an error is not a read cut short for being late."""
-    seconds = settings.SHARD_STATEMENT_TIMEOUT_SECONDS
-    return seconds if page and seconds else float("inf")
 
 
 def _collect(outcome: FanOut, alias: str, query) -> None:

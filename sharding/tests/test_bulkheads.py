@@ -407,6 +407,8 @@ class KeptConnectionTests(TransactionTestCase):
         self.addCleanup(fanout.close_all)
         for n in range(4):
             make_review(make_product(f"P{n}"), text=f"review {n}")
+        token = reading_a_page.set(True)  # as a GET's fan-out does
+        self.addCleanup(reading_a_page.reset, token)
 
     def count_everywhere(self) -> fanout.FanOut:
         return on_every_shard(lambda alias: Review.objects.using(alias).count())
@@ -445,3 +447,34 @@ class KeptConnectionTests(TransactionTestCase):
             fanout.close_all()
         self.assertEqual(fan.failed, {})
         self.assertEqual(sum(fan.results.values()), 4)
+
+    def test_a_fan_out_that_is_no_page_read_is_never_asked_twice(self):
+        """BREAK-IT: a query that wrote, then lost its connection, was run
+        again. Only a page's reads are asked twice; anything else gets
+        Django's health check first, and its error."""
+        if connections["shard0"].vendor != "postgresql":
+            self.skipTest("PostgreSQL: a SQLite file has no server to close it")
+        reading_a_page.set(False)
+        with connections["shard1"].cursor() as cursor:
+            cursor.execute("CREATE TABLE counter (n int)")
+            cursor.execute("INSERT INTO counter VALUES (0)")
+        self.addCleanup(self.drop_counter)
+        self.assertEqual(self.count_everywhere().failed, {})  # connections kept
+        dying = []
+
+        def bump(alias):
+            with connections[alias].cursor() as cursor:
+                cursor.execute("UPDATE counter SET n = n + 1")  # committed
+                if not dying:
+                    dying.append(alias)
+                    cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+        fan = on_every_shard(bump, shards=["shard1"])
+        self.assertIn("shard1", fan.failed)
+        with connections["shard1"].cursor() as cursor:
+            cursor.execute("SELECT n FROM counter")
+            self.assertEqual(cursor.fetchone()[0], 1)
+
+    def drop_counter(self):
+        with connections["shard1"].cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS counter")
