@@ -6,6 +6,7 @@ from unittest import mock
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connections
 from django.test import TestCase, TransactionTestCase
 from django.urls import reverse
 
@@ -34,6 +35,31 @@ class SetupDemoTests(TransactionTestCase):
         # A second run neither duplicates nor fails.
         call_command("setup_demo", "--products", "30", "--reviews", "300", stdout=out)
         self.assertEqual(sum(raw_count(a, Review) for a in settings.SHARDS), 300)
+
+
+class VacuumedAfterLoadingTests(TransactionTestCase):
+    """A bulk load leaves PostgreSQL's visibility map empty until autovacuum
+    comes, minutes later: a count then reads every row's page as well as the
+    index, and the admin's page 1,000 of a million reviews took 0.47 s
+    instead of 0.17 s. setup_demo vacuums and analyzes what it loaded."""
+
+    databases = "__all__"
+
+    def test_every_postgresql_database_it_loaded_is_vacuumed(self):
+        if connections["shard0"].vendor != "postgresql":
+            self.skipTest("PostgreSQL: SQLite has no visibility map")
+        out = StringIO()
+        call_command("setup_demo", "--products", "30", "--reviews", "300", stdout=out)
+        for alias in settings.SHARDS:
+            with connections[alias].cursor() as cursor:
+                cursor.execute(
+                    "SELECT last_vacuum IS NOT NULL, last_analyze IS NOT NULL"
+                    " FROM pg_stat_user_tables WHERE relname = %s",
+                    [Review._meta.db_table],
+                )
+                with self.subTest(alias=alias):
+                    self.assertEqual(cursor.fetchone(), (True, True))
+            self.assertIn(f"Vacuumed and analyzed {alias}", out.getvalue())
 
 
 class ShardedAdminTests(TestCase):
