@@ -333,14 +333,15 @@ class WholeSqlTests(ActivityTestCase):
         shown = panel(self.client.get(reverse("latest_reviews") + f"?before={before}"))
         for alias in settings.SHARDS:
             with self.subTest(alias=alias):
-                (sql,) = [
+                # Its share of the page first (sharding/project/shares.py).
+                sql = next(
                     one_line(sql)
                     for on, sql in shown.queries(0)
                     if on == alias and '"reviews_review"."text"' in sql
-                ]
+                )
                 self.assertIn(f'"reviews_review"."id" < {review_id}', sql)
                 self.assertIn('"reviews_review"."created" <', sql)
-                self.assertTrue(sql.endswith("LIMIT 21"), sql)
+                self.assertRegex(sql, r"LIMIT [0-9]+$")
 
 
 class OwnStyleTests(ActivityTestCase):

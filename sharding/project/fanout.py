@@ -40,8 +40,11 @@ class FanOut:
     failed: dict[str, str] = field(default_factory=dict)  # alias: why
 
 
-def on_every_shard(query: Callable[[str], object], shards=None) -> FanOut:
-    """``query(alias)`` on each shard, in parallel, within SHARD_TIMEOUT_SECONDS.
+def on_every_shard(
+    query: Callable[[str], object], shards=None, timeout: float | None = None
+) -> FanOut:
+    """``query(alias)`` on each shard, in parallel, within ``timeout`` seconds
+    (SHARD_TIMEOUT_SECONDS unless a page has spent some of it already).
 
     Asked by a page (a GET), the query is a read, and may be asked twice on
     a shard whose kept connection turns out closed (``_in_worker``)."""
@@ -53,13 +56,15 @@ def on_every_shard(query: Callable[[str], object], shards=None) -> FanOut:
         for alias in shards:
             _collect(outcome, alias, query)
         return outcome
+    if timeout is None:
+        timeout = settings.SHARD_TIMEOUT_SECONDS
     futures = {}
     for alias in shards:
         if _overdue[alias] >= MAX_OVERDUE_PER_SHARD:
             outcome.failed[alias] = "still busy with earlier queries"
         else:
             futures[_submit(query, alias)] = alias
-    done, late = wait(futures, timeout=settings.SHARD_TIMEOUT_SECONDS)
+    done, late = wait(futures, timeout=timeout)
     for future in done:
         alias = futures[future]
         try:

@@ -15,7 +15,7 @@ belongs where it was read. Otherwise it reads again, with the test.
 
 from django.db.models import Count, Max, Q
 
-from . import shardmap
+from . import samesql, shardmap
 
 
 def moves_now() -> tuple:
@@ -40,6 +40,13 @@ class Settled:
         if self.quiet:
             return queryset.using(alias)
         return shardmap.owned_rows(queryset, alias, owned)
+
+    def fetch(self, queryset, alias: str, owned: list[int], limit: int) -> list:
+        """The first ``limit`` rows of ``queryset`` on ``alias``, among the
+        logical shards it ``owned``: with no test, the same SQL on every shard."""
+        if self.quiet:
+            return samesql.rows_on(queryset, alias, limit)
+        return list(shardmap.owned_rows(queryset, alias, owned)[:limit])
 
     def read(self, reads):
         """``reads()``, and again, testing each row, if a move began meanwhile."""

@@ -1,9 +1,7 @@
 """The pages that read more than one shard, or must survive a moving one."""
 
-import heapq
 import re
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 
 from django.contrib import messages
 from django.db import DatabaseError
@@ -16,8 +14,7 @@ from reviewsite.reviews.models import Review
 from reviewsite.web import views
 from reviewsite.web.stitch import attach_authors, attach_products
 
-from . import fence, shardmap, stitch
-from .fanout import on_every_shard
+from . import fence, shardmap, shares, stitch
 from .ids import MAX_MS
 from .settled import Settled
 
@@ -27,10 +24,11 @@ class LatestReviewsView(TemplateView):
 
     Newest by ``created``, then id (as ``Review.Meta.ordering``): ids carry the
     time a row was written, which for imported or backdated reviews is not
-    when they were created. Each shard returns at most one page of rows older
-    than the cursor, and one row more to tell whether an older page exists (a
-    range scan of the (created, id) index), merged newest first: page 500
-    costs what page 1 costs.
+    when they were created. Each shard returns its rows older than the cursor
+    (a range scan of the (created, id) index), at most a page and one row
+    more to tell whether an older page exists, merged newest first: page 500
+    costs what page 1 costs. Each is asked first for its share of the page
+    only, and for the rest of it if all its share made the page (shares.py).
     """
 
     template_name = "sharding/latest_reviews.html"
@@ -40,27 +38,29 @@ class LatestReviewsView(TemplateView):
         before = cursor(self.request.GET.get("before"))
         self.ownership = shardmap.ownership()  # one map for every shard
         self.settled = Settled()  # no move: no row's owner to test
-        fan = self.settled.read(
-            lambda: on_every_shard(
-                lambda alias: self.page_of(alias, before), shards=self.ownership
+        # One row more than a page says whether an older page has any.
+        page = self.settled.read(
+            lambda: shares.newest(
+                self.older_than,
+                before,
+                self.per_page + 1,
+                page_of=self.page_of,
+                shards=self.ownership,
+                key=position,
             )
         )
-        newest_first = heapq.merge(*fan.results.values(), key=position, reverse=True)
-        # One row more than a page says whether an older page has any.
-        reviews = list(islice(newest_first, self.per_page + 1))
-        more, reviews = len(reviews) > self.per_page, reviews[: self.per_page]
+        more, reviews = len(page.rows) > self.per_page, page.rows[: self.per_page]
         attach_authors(attach_products(reviews))
         return super().get_context_data(
             reviews=reviews,
             next_cursor=cursor_after(reviews[-1]) if more else None,
-            failed=fan.failed,
+            failed=page.failed,
             **kwargs,
         )
 
-    def page_of(self, alias: str, before: tuple | None) -> list[Review]:
-        rows = self.settled.rows(
-            Review.objects.order_by("-created", "-id"), alias, self.ownership[alias]
-        )
+    def older_than(self, before: tuple | None):
+        """Reviews older than the cursor, newest first, on any shard."""
+        rows = Review.objects.order_by("-created", "-id")
         if before is not None:
             created, review_id = before
             rows = rows.filter(
@@ -68,7 +68,11 @@ class LatestReviewsView(TemplateView):
                 Q(created__lte=created),
                 Q(created__lt=created) | Q(created=created, id__lt=review_id),
             )
-        return list(rows[: self.per_page + 1])
+        return rows
+
+    def page_of(self, rows, alias: str, limit: int) -> list[Review]:
+        """The first ``limit`` of ``rows`` on one shard, of its own logical shards."""
+        return self.settled.fetch(rows, alias, self.ownership[alias], limit)
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -13,8 +13,7 @@ from django.test import TestCase
 from django.urls import reverse
 
 from project import admin as sharding_admin
-from project import lease, rebalance, shardmap
-from project import views as sharding_views
+from project import lease, rebalance, shardmap, shares
 from project.models import ShardMove
 from project.shardkeys import logical_shard
 from reviewsite.reviews.models import Review
@@ -135,14 +134,14 @@ class SettledTests(TestCase):
         self.assertFalse([sql for sql in statements if OWNERSHIP_TEST in sql])
 
     def test_a_move_that_starts_while_the_latest_reviews_are_read_is_caught(self):
-        real, started = sharding_views.on_every_shard, []
+        real, started = shares.on_every_shard, []
 
-        def start_first(query, shards=None):
+        def start_first(query, shards=None, **kwargs):
             if not started:
                 started.append(self.start_a_move())
-            return real(query, shards=shards)
+            return real(query, shards=shards, **kwargs)
 
-        with mock.patch.object(sharding_views, "on_every_shard", start_first):
+        with mock.patch.object(shares, "on_every_shard", start_first):
             response = self.client.get(reverse("latest_reviews"))
         self.assertTrue(started)
         shown = [review.pk for review in response.context["reviews"]]
