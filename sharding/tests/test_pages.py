@@ -261,7 +261,8 @@ class ThreadedFanOutTests(TransactionTestCase):
         panel = response.content.decode().split('<ol class="queries">')[1]
         for alias in settings.SHARDS:
             with self.subTest(alias=alias):
-                self.assertEqual(panel.count(f">{alias}</span>"), 1)  # its page
+                # Its share of the page, and the rest if it holds more of it.
+                self.assertIn(panel.count(f">{alias}</span>"), (1, 2))
 
     def test_busy_but_healthy_shards_answer_every_concurrent_page(self):
         """Many pages at once, each shard's query slow but within the timeout:
