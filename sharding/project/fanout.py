@@ -73,7 +73,7 @@ def on_every_shard(
             outcome.failed[alias] = f"{type(error).__name__}: {error}"
     for future in late:
         alias = futures[future]
-        outcome.failed[alias] = f"no answer within {settings.SHARD_TIMEOUT_SECONDS} s"
+        outcome.failed[alias] = f"no answer within {round(timeout, 2)} s"
         if not future.cancel():  # still queued: nobody waits for it any more
             _count_overdue(future, alias)
     return outcome

@@ -7,10 +7,12 @@ its query sixteen times than waiting for the shards (benchmarks/README.rst,
 benchmark 8). Every shard holds the same tables, so the SQL compiled for one
 shard runs on any other of the same database engine.
 
-Only for querysets of whole model rows (no ``select_related``, annotations or
+Only for querysets of model instances (no ``select_related``, annotations or
 ``values()``) read the same way on every shard. The SQL is kept on the
-queryset object itself: any change to a queryset makes a new one, so a changed
-query never finds an old compilation.
+queryset object itself, with the query it was compiled from: filter() and
+the like make a new queryset, and a query set on it (``qs.query = ...``) is
+compiled again. A query changed in place after its first run is not, as
+Django's own result cache does not notice it either.
 """
 
 import threading
@@ -26,16 +28,19 @@ def rows_on(queryset, alias: str, limit: int | None = None) -> list:
     """``list(queryset.using(alias)[:limit])``, compiled once per database
     engine and limit."""
     how = connections[alias].vendor, limit
-    compiled = queryset.__dict__.get("_compiled_once", {}).get(how)
-    if compiled is None:
+    query, compiled = queryset.__dict__.get("_compiled_once", (None, {}))
+    if query is not queryset.query or how not in compiled:
         # Once: every shard of a page asks at the same moment. Compiling
         # opens no connection, so a hung shard never holds the others here.
         with _compiling:
-            done = queryset.__dict__.setdefault("_compiled_once", {})
-            if how not in done:
-                done[how] = Compiled(queryset[:limit], alias)
-            compiled = done[how]
-    return compiled.rows_on(alias)
+            query, compiled = queryset.__dict__.get("_compiled_once", (None, {}))
+            if query is not queryset.query:  # the first, or a query set since
+                query, compiled = queryset.query, {}
+                queryset.__dict__["_compiled_once"] = query, compiled
+            if how not in compiled:
+                # all(): a queryset already read would slice to a list.
+                compiled[how] = Compiled(queryset.all()[:limit], alias)
+    return compiled[how].rows_on(alias)
 
 
 class Compiled:
@@ -70,4 +75,5 @@ class Compiled:
         compiler = self.query.get_compiler(alias)
         if converters := compiler.get_converters(self.columns):
             rows = compiler.apply_converters(rows, converters)
-        return [self.model.from_db(alias, self.names, row) for row in rows]
+        width = len(self.names)  # not the columns DISTINCT's ordering adds
+        return [self.model.from_db(alias, self.names, row[:width]) for row in rows]

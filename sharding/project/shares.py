@@ -7,9 +7,14 @@ its share (21 / 16, and SPARE more), each shard returns 5: 80 rows
 
 A shard that returned all it was asked for, every row of which made the page,
 may hold more of it: that shard alone is asked again, for the rest of a page
-after its last row. So the page is the one whole pages give. It costs that
-second round trip when one shard holds a run of the newest rows (a burst of
-reviews of one product): with rows spread evenly, one page in ten or so.
+after its last row. So the page is the one whole pages from the shards that
+answered give. It costs that second round trip when one shard holds a run of
+the newest rows (a burst of reviews of one product); with rows spread evenly,
+on about one page in five at 4 shards, one in ten at 16 (tests/test_shares.py).
+
+A shard that fails in the second round is left out with all its rows, as in
+the first; the others are then held against the page without them, and any
+all of whose share now makes the page is asked for the rest in turn.
 """
 
 import heapq
@@ -25,7 +30,8 @@ from .fanout import on_every_shard
 SPARE = 3  # rows more than an even share: fewer second rounds
 # The second round has what is left of the page's time, and at least this
 # share of SHARD_TIMEOUT_SECONDS: after a first round that waited for a hung
-# shard, the healthy ones still answer the rest (the page: 1.1 timeouts).
+# shard, the healthy ones still answer the rest. A shard that needs longer
+# for it is left out, and named, as a late one is.
 SECOND_ROUND_AT_LEAST = 0.1
 
 
@@ -49,28 +55,31 @@ def newest(
     timeout = settings.SHARD_TIMEOUT_SECONDS
     shards, deadline = list(shards), time.monotonic() + timeout
     share = min(count, -(-count // max(len(shards), 1)) + SPARE)
-    rows = older_than(before)  # one queryset for every shard
-    fan = on_every_shard(lambda alias: page_of(rows, alias, share), shards)
+    first = older_than(before)  # one queryset for every shard
+    fan = on_every_shard(lambda alias: page_of(first, alias, share), shards)
     pages, failed = fan.results, dict(fan.failed)
     rows = merged(pages, count, key)
-    # Full, and all of it in the page (or the page short): it may hold more.
-    more = [
+    done = set()  # asked for the rest of the page: nothing more to ask
+    while more := [
         alias
         for alias, page in pages.items()
         if share < count
-        and len(page) == share
+        and alias not in done
+        and len(page) == share  # all it was asked for: it may hold more
         and (len(rows) < count or key(page[-1]) >= key(rows[-1]))
-    ]
-    if more:
+    ]:
+        after = {alias: key(pages[alias][-1]) for alias in more}
         rest = on_every_shard(
-            lambda alias: page_of(
-                older_than(key(pages[alias][-1])), alias, count - share
+            # after=after: a thread that starts late still reads this round's.
+            lambda alias, after=after: page_of(
+                older_than(after[alias]), alias, count - share
             ),
             more,
             timeout=max(deadline - time.monotonic(), SECOND_ROUND_AT_LEAST * timeout),
         )
+        done.update(more)
         for alias, why in rest.failed.items():
-            del pages[alias]  # all of its rows left out, as its warning says
+            del pages[alias]  # left out, as in the first round
             failed[alias] = why
         for alias, page in rest.results.items():
             pages[alias] = pages[alias] + page
