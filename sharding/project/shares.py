@@ -51,7 +51,7 @@ def newest(
     ``limit`` of them on a shard, a list; ``key(row)``: its place in that
     order, newest largest, as ``before`` gives it.
     """
-    # The page's time, for both rounds: a late shard costs it only once.
+    # The page's time, for every round: a late shard costs it only once.
     timeout = settings.SHARD_TIMEOUT_SECONDS
     shards, deadline = list(shards), time.monotonic() + timeout
     share = min(count, -(-count // max(len(shards), 1)) + SPARE)
